@@ -1,0 +1,204 @@
+"""Dataset loaders that turn a source (a local dir or a Hugging Face dataset id) into Examples.
+
+    from eval.loaders import load_qa_jsonl
+    examples = load_qa_jsonl("data/world-tiny", split="test")
+
+`load_qa_jsonl` reads this project's ``qa.jsonl`` format (written by ``jepa-vqa world``); the
+public-benchmark adapters live in :mod:`eval.adapters` and share :func:`load_records` and
+:func:`resolve_video`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from eval.example import Example
+from jepa_vqa.errors import UserError
+
+VIDEO_EXTS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".gif")
+TABLE_EXTS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Lines of a JSONL file as dicts; a bad line is a UserError naming the file and line."""
+    rows = []
+    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+    return rows
+
+
+def _example(row: dict, root: Path, where: str) -> Example:
+    missing = [k for k in ("question", "answer") if k not in row]
+    if missing:
+        raise UserError(f"{where}: missing field(s) {', '.join(missing)}")
+    video = row.get("video")
+    try:
+        return Example(
+            id=str(row.get("id", where)),
+            video=str((root / video).resolve()) if video else None,
+            question=str(row["question"]),
+            answer=str(row["answer"]),
+            options=list(row.get("options") or []),
+            type=str(row.get("type") or "all"),
+        )
+    except ValueError as exc:
+        raise UserError(f"{where}: {exc}") from None
+
+
+def load_qa_jsonl(data: str | Path, split: str | None = "test") -> list[Example]:
+    """Examples of ``split`` (all when ``None``) from ``DIR/qa.jsonl`` (or a ``.jsonl`` file)."""
+    path = Path(data)
+    if path.is_dir():
+        path = path / "qa.jsonl"
+    if not path.is_file():
+        raise UserError(f"no qa.jsonl found at {data} (make a dataset with `jepa-vqa world`)")
+    rows = read_jsonl(path)
+    out = []
+    for i, row in enumerate(rows):
+        if split is not None and row.get("split") != split:
+            continue
+        out.append(_example(row, path.parent, f"{path}:{i + 1}"))
+    if not out:
+        splits = sorted({str(r.get("split")) for r in rows})
+        raise UserError(f"{path} has no examples in split '{split}' (splits present: {', '.join(splits)})")
+    return out
+
+
+def load_records(
+    data: str, split: str | None = None, config: str | None = None
+) -> tuple[list[dict], Path | None]:
+    """Rows of a local table file/dir (jsonl/json/csv/parquet) or a Hub dataset; also its root dir.
+
+    A local dir holds ``<split>.<ext>`` (or a single table file). A Hub id goes through
+    ``datasets.load_dataset(id, config, split=split)``; its videos are looked up in the dataset
+    repo's local snapshot (``huggingface_hub.snapshot_download``, cached).
+    """
+    path = Path(data)
+    if path.is_dir() and ((path / "dataset_dict.json").is_file() or (path / "state.json").is_file()):
+        return _load_saved(path, split), path
+    if path.exists():
+        table = _find_table(path, split)
+        if table.suffix == ".json":
+            rows = _read_json_table(table)
+        elif table.suffix == ".jsonl":
+            rows = read_jsonl(table)
+        elif table.suffix == ".csv":
+            with open(table, newline="") as f:
+                rows = list(csv.DictReader(f))
+        else:
+            import datasets
+
+            rows = list(datasets.Dataset.from_parquet(str(table)))
+        return rows, (path if path.is_dir() else path.parent)
+    if "/" not in data or data.startswith((".", "/")):
+        raise UserError(f"data not found: {data} (give a local dir/file or a Hugging Face dataset id)")
+    return _load_hub(data, split, config)
+
+
+def _load_saved(path: Path, split: str | None) -> list[dict]:
+    """Rows of a dataset written with ``Dataset(Dict).save_to_disk``."""
+    import datasets
+
+    ds = datasets.load_from_disk(str(path))
+    if isinstance(ds, datasets.DatasetDict):
+        if split not in ds:
+            raise UserError(f"{path}: no split '{split}' (splits: {', '.join(ds)})")
+        ds = ds[split]
+    return list(ds)
+
+
+def unique_ids(examples: list[Example]) -> list[Example]:
+    """Make example ids unique (``id#index`` for repeats): seeds and sample rows key on them."""
+    seen: dict[str, int] = {}
+    for ex in examples:
+        seen[ex.id] = seen.get(ex.id, 0) + 1
+    for i, ex in enumerate(examples):
+        if seen[ex.id] > 1:
+            ex.id = f"{ex.id}#{i}"
+    return examples
+
+
+def _find_table(path: Path, split: str | None) -> Path:
+    if path.is_file():
+        if path.suffix not in TABLE_EXTS:
+            raise UserError(f"{path}: unsupported table format (use {', '.join(TABLE_EXTS)})")
+        return path
+    tables = sorted(p for p in path.iterdir() if p.suffix in TABLE_EXTS)
+    if split is not None:
+        named = [
+            p
+            for p in tables
+            if p.stem == split or p.stem.endswith(f"_{split}") or p.stem.startswith(f"{split}_")
+        ]
+        if named:
+            return named[0]
+    if len(tables) == 1:
+        return tables[0]
+    if not tables:
+        raise UserError(f"{path}: no data file found (expected {split or 'test'}.jsonl/.json/.csv/.parquet)")
+    names = ", ".join(p.name for p in tables)
+    raise UserError(f"{path}: no table for split '{split}' among {names}")
+
+
+def _read_json_table(path: Path) -> list[dict]:
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc.msg})") from None
+    if isinstance(data, dict):  # {"id": {...}, ...} tables
+        data = [dict(v, id=v.get("id", k)) if isinstance(v, dict) else v for k, v in data.items()]
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise UserError(f"{path}: expected a list of objects")
+    return data
+
+
+def _load_hub(data: str, split: str | None, config: str | None) -> tuple[list[dict], Path | None]:
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(data, config, split=split or "test")
+    except Exception as exc:  # noqa: BLE001 - the Hub or the cache says why; report it in one line
+        raise UserError(
+            f"could not load dataset '{data}' ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+        ) from None
+    root = None
+    try:
+        from huggingface_hub import snapshot_download
+
+        root = Path(snapshot_download(data, repo_type="dataset"))
+    except Exception:  # noqa: BLE001 - videos may be absolute paths or decoded already
+        root = None
+    return list(ds), root
+
+
+def resolve_video(value, roots: list[Path], patterns: tuple[str, ...] = ("{}",)) -> str | None:
+    """An existing video path for a row's video field (a path, an id, or a datasets Video dict)."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = value.get("path") or value.get("filename")
+        if value is None:
+            return None
+    value = str(value)
+    if Path(value).is_absolute() and Path(value).is_file():
+        return value
+    candidates = []
+    for pat in patterns:
+        name = pat.format(value)
+        candidates.append(name)
+        if Path(name).suffix.lower() not in VIDEO_EXTS:
+            candidates.extend(name + ext for ext in VIDEO_EXTS)
+    for root in roots:
+        for sub in ("", "videos", "video"):
+            for name in candidates:
+                p = root / sub / name if sub else root / name
+                if p.is_file():
+                    return str(p.resolve())
+    return None

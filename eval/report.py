@@ -1,0 +1,219 @@
+"""Writing and comparing results: ``results.json``, ``samples.jsonl``, ``report.md``.
+
+jepa-vqa eval --compare runs/eval-a runs/eval-b    # one markdown table across result dirs
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+from pathlib import Path
+
+from jepa_vqa.errors import UserError
+
+CONTROL_ORDER = ("blind", "shuffled", "single_frame", "chance", "majority")
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file and a rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def git_commit() -> str | None:
+    """The repo's HEAD commit (``+dirty`` when the tree has changes), or None outside git."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
+def _json_default(obj):
+    if hasattr(obj, "item"):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def write_results(out: Path, results: dict) -> Path:
+    path = out / "results.json"
+    atomic_write(path, json.dumps(results, indent=2, default=_json_default) + "\n")
+    return path
+
+
+def write_samples(out: Path, samples: list[dict]) -> Path:
+    path = out / "samples.jsonl"
+    atomic_write(path, "".join(json.dumps(s, default=_json_default) + "\n" for s in samples))
+    return path
+
+
+def fmt(entry: dict | None) -> str:
+    """``0.625 [0.500, 0.750]`` (or ``-`` when missing)."""
+    if (
+        not entry
+        or entry.get("accuracy") is None
+        or (isinstance(entry["accuracy"], float) and math.isnan(entry["accuracy"]))
+    ):
+        return "-"
+    ci = entry.get("ci")
+    if ci and not any(math.isnan(c) for c in ci):
+        return f"{entry['accuracy']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+    return f"{entry['accuracy']:.3f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def qa_series(results: dict) -> dict[str, dict]:
+    """Condition name -> metrics (model first, then controls present), for tables and plots."""
+    series = {"model": results["metrics"]}
+    for name in CONTROL_ORDER:
+        if name in results.get("controls", {}):
+            series[name] = results["controls"][name]
+    return series
+
+
+def qa_markdown(results: dict) -> str:
+    series = qa_series(results)
+    names = list(series)
+    out = [_header(results), "## Overall", ""]
+    rows = []
+    for name in names:
+        m = series[name]["overall"]
+        unparsed = series[name].get("unparsed", {}).get("count", "-")
+        rows.append([name, fmt(m), m.get("n", "-"), unparsed])
+    out += [_table(["condition", "accuracy [95% CI]", "n", "unparsed"], rows), ""]
+    types = sorted({t for s in series.values() for t in s.get("by_type", {})})
+    out += ["## Per question type", ""]
+    rows = [
+        [t, series["model"]["by_type"].get(t, {}).get("n", "-")]
+        + [fmt(series[n]["by_type"].get(t)) for n in names]
+        for t in types
+    ]
+    out += [_table(["type", "n"] + names, rows), ""]
+    unparsed = results["metrics"].get("unparsed", {})
+    out += [
+        "## Unparseable answers (model)",
+        "",
+        f"{unparsed.get('count', 0)} responses could not be parsed and count as wrong.",
+    ]
+    for ex in unparsed.get("examples", []):
+        out.append(f"- `{ex['id']}`: {ex['question']!r} -> {ex['response']!r}")
+    out += ["", "![per-type accuracy](accuracy.png)", ""]
+    return "\n".join(out)
+
+
+def voe_markdown(results: dict) -> str:
+    m = results["metrics"]
+    kinds = sorted(m["pairwise"]["by_type"])
+    out = [
+        _header(results),
+        f"Pairwise accuracy: surprise(impossible) > surprise(possible), "
+        f"post-event **{m['reduce']}** (ties count 1/2; {m['ties']} ties). Chance is 0.5.",
+        "",
+    ]
+    rows = [
+        [k, m["pairwise"]["by_type"][k]["n"]]
+        + [fmt(m["by_reduce"][h]["by_type"][k]) for h in ("max", "mean")]
+        for k in kinds
+    ]
+    rows.append(
+        ["overall", m["pairwise"]["overall"]["n"]]
+        + [fmt(m["by_reduce"][h]["overall"]) for h in ("max", "mean")]
+    )
+    out += [
+        _table(["kind", "pairs", "post-event max", "post-event mean"], rows),
+        "",
+        "![surprise curves](surprise_curves.png)",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def probe_markdown(results: dict) -> str:
+    m = results["metrics"]
+    b = m["baselines"]
+    rows = [["probe", fmt(m["overall"])], ["chance", fmt(b["chance"])], ["majority", fmt(b["majority"])]]
+    extra = {k: v for k, v in m["probe"].items() if k != "accuracy" and isinstance(v, (int, float))}
+    out = [
+        _header(results),
+        f"Label: `{m['label']}`; trained on the train clips, scored on {m['num_test']} test clips.",
+        "",
+        _table(["", "accuracy [95% CI]"], rows),
+        "",
+    ]
+    if extra:
+        out += [_table(["probe metric", "value"], [[k, f"{v:.4g}"] for k, v in extra.items()]), ""]
+    return "\n".join(out)
+
+
+def _header(results: dict) -> str:
+    t = results.get("timings", {})
+    return "\n".join(
+        [
+            f"# {results['task']}: {results['model']}",
+            "",
+            f"- data: `{results.get('data')}`",
+            f"- examples: {results.get('num_examples')}"
+            + (f" (limit {results['limit']})" if results.get("limit") else ""),
+            f"- git commit: `{results.get('git_commit')}`",
+            f"- wall time: {t.get('total_s', float('nan')):.1f} s on {t.get('num_processes', 1)} process(es)",
+            "",
+        ]
+    )
+
+
+def write_report(out: Path, results: dict) -> Path:
+    runner = results["runner"]
+    text = {"qa": qa_markdown, "voe": voe_markdown, "probe": probe_markdown}[runner](results)
+    path = out / "report.md"
+    atomic_write(path, text)
+    return path
+
+
+def headline(results: dict) -> tuple[dict, dict]:
+    """The main score and the control scores of one results.json (any runner)."""
+    runner = results.get("runner")
+    m = results["metrics"]
+    if runner == "qa":
+        return m["overall"], {k: v["overall"] for k, v in results.get("controls", {}).items()}
+    if runner == "voe":
+        return m["pairwise"]["overall"], {"chance": m["baselines"]["chance"]}
+    return m["overall"], m.get("baselines", {})
+
+
+def compare_table(dirs: list[str]) -> str:
+    """One markdown table across result dirs: task, model, score and controls."""
+    rows = []
+    for d in dirs:
+        path = Path(d) / "results.json"
+        if not path.is_file():
+            raise UserError(f"no results.json in {d}")
+        try:
+            res = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}: not valid JSON ({exc.msg})") from None
+        main, ctrl = headline(res)
+        rows.append(
+            [d, res.get("task"), res.get("model"), res.get("num_examples"), fmt(main)]
+            + [fmt(ctrl.get(c)) for c in CONTROL_ORDER]
+        )
+    return _table(["run", "task", "model", "n", "accuracy [95% CI]", *CONTROL_ORDER], rows)

@@ -1,0 +1,129 @@
+"""eval with the real VideoQAModel (tiny random LLM): end to end, CLI, and sharded == single process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eval.config import EvalConfig
+from eval.run import evaluate_task
+from eval.testing import make_world_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return make_world_dataset(tmp_path_factory.mktemp("world"), clips=6, voe_pairs=0)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    from vlm.testing import make_tiny_llm, make_tiny_model
+
+    llm = make_tiny_llm(tmp_path_factory.mktemp("llm"), seed=2, hidden_size=64)  # answers vary with the input
+    return make_tiny_model(llm)
+
+
+def test_tiny_videoqa_model_end_to_end(model, world, tmp_path):
+    res = evaluate_task(
+        model,
+        "world-qa",
+        data=str(world),
+        limit=4,
+        out_dir=tmp_path / "out",
+        config=EvalConfig(batch_size=4, max_new_tokens=4, n_boot=50),
+        progress=False,
+    )
+    assert res["model"] == model.describe()["model"] and res["num_examples"] == 4
+    samples = [json.loads(s) for s in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
+    by_cond = {
+        c: [s for s in samples if s["condition"] == c] for c in ("model", "blind", "shuffled", "single_frame")
+    }
+    assert all(len(v) == 4 for v in by_cond.values())
+    assert by_cond["model"][0]["prompt"] == model.format_question(
+        by_cond["model"][0]["prompt"].split("\n")[0], by_cond["model"][0]["options"]
+    )
+    assert "Answer with the option's letter." in by_cond["model"][0]["prompt"]
+    # The model sees the video: answers with and without it differ for some question.
+    assert [s["response"] for s in by_cond["model"]] != [s["response"] for s in by_cond["blind"]]
+    for s in samples:
+        assert s["correct"] == (s["parsed"] is not None and s["parsed"] == s["answer"])
+
+
+def _run(args: list[str], launcher: list[str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, *launcher, "-m", "eval.run", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+
+
+@pytest.mark.slow
+def test_two_process_run_equals_single_process(model, world, tmp_path):
+    model_dir = model.save_pretrained(tmp_path / "model")
+    common = [
+        "--model",
+        str(model_dir),
+        "--task",
+        "world-qa",
+        "--data",
+        str(world),
+        "--limit",
+        "7",
+        "--quiet",
+        "batch_size=2",
+        "max_new_tokens=4",
+        "n_boot=100",
+    ]
+    single = _run([*common, "--out", str(tmp_path / "single")], [])
+    assert single.returncode == 0, single.stderr[-2000:]
+    launch = [
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+    ]
+    multi = _run([*common, "--out", str(tmp_path / "multi")], launch)
+    assert multi.returncode == 0, multi.stderr[-2000:]
+    a = json.loads((tmp_path / "single" / "results.json").read_text())
+    b = json.loads((tmp_path / "multi" / "results.json").read_text())
+    assert a["timings"]["num_processes"] == 1 and b["timings"]["num_processes"] == 2
+    assert a["metrics"] == b["metrics"] and a["controls"] == b["controls"]
+    assert (tmp_path / "single" / "samples.jsonl").read_text() == (
+        tmp_path / "multi" / "samples.jsonl"
+    ).read_text()
+    assert len((tmp_path / "multi" / "samples.jsonl").read_text().splitlines()) == 7 * 4
+    # --compare puts both runs in one table.
+    table = subprocess.run(
+        [sys.executable, "-m", "eval.run", "--compare", str(tmp_path / "single"), str(tmp_path / "multi")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.strip().splitlines()
+    assert lines[0].startswith("| run | task | model |") and len(lines) == 4
+    assert lines[2].split("|")[5] == lines[3].split("|")[5]  # the same accuracy cell
