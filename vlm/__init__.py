@@ -1,0 +1,13 @@
+"""VideoQA: a JEPA video encoder's tokens, projected into a Hugging Face chat LLM (+ LoRA).
+
+- ``llm.py``: ``load_llm(spec)`` (Hub id, local dir, or the embedded GGUF SmolLM2, cached)
+- ``projector.py``: ``ProjectorConfig``, ``pool-mlp`` and ``attentive`` projectors
+- ``processor.py``: chat-template prompts with one video slot, label masks, padding, MC format
+- ``model.py``: ``VideoQAModel`` (build, train loss, answer / stream / batch), ``default_model_path``
+- ``generate.py``: greedy generation on spliced embeddings, streaming
+- ``persistence.py`` + ``card.py``: the model dir (save, load, export, push to the Hub), model card
+- ``bench.py``: ``jepa-vqa bench answer``; ``testing.py``: tiny local models for tests
+- ``cli.py``: ``jepa-vqa ask``, ``jepa-vqa export``, ``jepa-vqa bench answer``
+
+Imports nothing heavy, so the CLI starts fast.
+"""

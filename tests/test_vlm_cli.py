@@ -1,0 +1,124 @@
+"""`jepa-vqa ask`, `export` and `bench answer` through the real CLI dispatcher."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from jepa_vqa.cli import main
+from vlm.bench import write_test_clip
+from vlm.testing import make_tiny_model
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vlm_cli")
+    return make_tiny_model(root / "llm", lora=True).save_pretrained(root / "model")
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return write_test_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", num_frames=16, size=48)
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ask_prints_an_answer(capsys, model_dir, clip):
+    code, out, err = _run(
+        capsys,
+        "ask",
+        "--model",
+        str(model_dir),
+        str(clip),
+        "What colour is the ball?",
+        "--max-new-tokens",
+        "5",
+        "--no-stream",
+    )
+    assert code == 0, err
+    assert out.endswith("\n") and out.count("\n") >= 1
+
+
+def test_ask_streams_the_same_answer(capsys, model_dir, clip):
+    args = [
+        "ask",
+        "--model",
+        str(model_dir),
+        str(clip),
+        "Which way?",
+        "--option",
+        "left",
+        "--option",
+        "right",
+        "--max-new-tokens",
+        "6",
+    ]
+    code, streamed, _ = _run(capsys, *args)
+    code2, whole, _ = _run(capsys, *args, "--no-stream")
+    assert code == code2 == 0
+    assert streamed.strip() == whole.strip()
+
+
+@pytest.mark.parametrize("content", [b"", b"this is not a video at all" * 10])
+def test_ask_bad_video_file_exits_2(capsys, model_dir, tmp_path, content):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(content)
+    code, out, err = _run(capsys, "ask", "--model", str(model_dir), str(bad), "What happens?")
+    assert code == 2 and out == ""
+    assert err.startswith("error:") and err.count("\n") == 1 and "bad.mp4" in err
+
+
+@pytest.mark.parametrize("question", ["", "   ", "x" * 2001])
+def test_ask_bad_question_exits_2(capsys, model_dir, clip, question):
+    code, _, err = _run(capsys, "ask", "--model", str(model_dir), str(clip), question)
+    assert code == 2 and err.startswith("error: question") and err.count("\n") == 1
+
+
+def test_ask_missing_file_and_missing_default_model(capsys, monkeypatch, tmp_path, clip):
+    code, _, err = _run(capsys, "ask", str(tmp_path / "nope.mp4"), "What happens?")
+    assert code == 2 and "not found" in err
+    monkeypatch.setattr("vlm.model.default_model_path", lambda: tmp_path / "no-default")
+    code, _, err = _run(capsys, "ask", str(clip), "What happens?")
+    assert code == 2 and "make default-model" in err and err.count("\n") == 1
+
+
+def test_export_cli(capsys, model_dir, tmp_path):
+    code, out, _ = _run(capsys, "export", "--model", str(model_dir), "--out", str(tmp_path / "exp"))
+    assert code == 0 and "exp" in out
+    config = json.loads((tmp_path / "exp" / "config.json").read_text())
+    assert config["bundled_llm"] is True and config["lora"] is None
+
+
+def test_bench_answer_reports_figures(capsys, model_dir, clip):
+    code, out, _ = _run(
+        capsys,
+        "bench",
+        "answer",
+        "--model",
+        str(model_dir),
+        "--video",
+        str(clip),
+        "--runs",
+        "1",
+        "--new-tokens",
+        "4",
+    )
+    assert code == 0
+    row = json.loads(out.strip().splitlines()[-1])
+    for key in ("decode_ms", "encode_ms", "prefill_ms", "ttft_ms", "tokens_per_s", "peak_rss_mb"):
+        assert row[key] > 0, key
+    assert row["new_tokens"] == 4 and row["frames"] == 16

@@ -1,0 +1,242 @@
+"""VideoQAModel on a tiny random Llama + the random:test encoder: training, answering, persistence."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from jepa_vqa.errors import UserError
+from vlm.model import VideoQAModel, resolve_model
+from vlm.testing import make_tiny_llm, make_tiny_model
+
+QUESTIONS = ["What colour is the ball?", "How many objects are there?", "Which way does it move?"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread (and do not fight other processes for cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def llm_dir(tmp_path_factory):
+    return make_tiny_llm(tmp_path_factory.mktemp("vlm") / "llm")
+
+
+@pytest.fixture(scope="module")
+def model(llm_dir):
+    m = make_tiny_model(llm_dir, lora=True)
+    with torch.no_grad():  # non-zero LoRA B so the adapter changes outputs (and merging matters)
+        for name, p in m.llm.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    return m.eval()
+
+
+def _frames(seed: int, t: int = 16) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (t, 3, 40, 48), dtype=torch.uint8, generator=g)  # (T, C, H, W)
+
+
+def _is_projector_or_lora(name: str) -> bool:
+    return name.startswith("projector.") or "lora_" in name
+
+
+def test_gradients_reach_only_projector_and_lora(model):
+    model.zero_grad(set_to_none=True)
+    frames = torch.stack([_frames(0), _frames(1)])  # (B, T, C, H, W)
+    loss = model.training_loss(frames, QUESTIONS[:2], ["red", "B"], options=[None, ["one", "two"]])
+    loss.backward()
+    with_grad = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert with_grad and all(_is_projector_or_lora(n) for n in with_grad)
+    assert any(n.startswith("projector.mlp") for n in with_grad) and any("lora_A" in n for n in with_grad)
+    assert {id(p) for p in model.trainable_parameters()} == {
+        id(p) for n, p in model.named_parameters() if _is_projector_or_lora(n)
+    }
+    model.zero_grad(set_to_none=True)
+
+
+def test_unfrozen_encoder_blocks_train(llm_dir):
+    m = make_tiny_model(llm_dir, unfreeze_encoder_blocks=1)
+    loss = m.training_loss(_frames(0)[None], [QUESTIONS[0]], ["red"])
+    loss.backward()
+    blocks = m.encoder.backbone.blocks
+    assert all(p.grad is not None for p in blocks[-1].parameters())
+    assert all(p.grad is None for p in blocks[0].parameters())
+    assert all(p.grad is None for n, p in m.llm.named_parameters())
+
+
+def test_training_reduces_loss(llm_dir):
+    torch.manual_seed(0)
+    m = make_tiny_model(llm_dir, lora=True)
+    tokens = m.encode_tokens(_frames(3))  # (1, N, D): precomputed, as feature caching does
+    opt = torch.optim.AdamW(m.trainable_parameters(), lr=1e-2)
+    losses = []
+    for _ in range(15):
+        loss = m.training_loss(tokens, ["What colour is the ball?"], ["red"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_video_tokens_frames_and_tokens_agree(model):
+    frames = _frames(5)
+    tokens = model.encode_tokens(frames)[0]  # (N, D)
+    assert tokens.shape == (model.grid[0] * model.grid[1] * model.grid[2], model.encoder.embed_dim)
+    a, b = model.encode_video(frames), model.encode_video(tokens)
+    assert a.shape == (model.num_video_tokens, model.llm.get_input_embeddings().embedding_dim)
+    torch.testing.assert_close(a, b)
+    # a clip with another frame count is resampled to the model's
+    assert model.encode_video(_frames(5, t=9)).shape == a.shape
+    with pytest.raises(UserError, match="uint8 frames or float tokens"):
+        model.encode_video(torch.zeros(2, 3, dtype=torch.int64))
+    with pytest.raises(UserError, match=r"\(T, 3, H, W\)"):
+        model.encode_video(torch.zeros(16, 1, 8, 8, dtype=torch.uint8))
+
+
+def test_batched_equals_unbatched(model):
+    videos = [_frames(0), None, _frames(2)]
+    options = [None, ["one", "two", "three"], None]
+    batched = model.answer_batch(videos, QUESTIONS, options=options, max_new_tokens=12)
+    single = [model.answer(v, q, options=o, max_new_tokens=12) for v, q, o in zip(videos, QUESTIONS, options)]
+    assert batched == single
+    assert all(batched) and len(set(batched)) > 1  # non-trivial, distinct outputs
+
+
+def test_video_changes_the_answer(model):
+    with_video = model.answer(_frames(0), QUESTIONS[0], max_new_tokens=8)
+    blind = model.answer(None, QUESTIONS[0], max_new_tokens=8)
+    assert with_video != blind
+
+
+def test_streaming_equals_answer(model):
+    history = [("How many objects are there?", "two")]
+    pieces = list(model.stream_answer(_frames(1), QUESTIONS[0], history=history, max_new_tokens=16))
+    assert len(pieces) >= 1
+    assert "".join(pieces) == model.answer(_frames(1), QUESTIONS[0], history=history, max_new_tokens=16)
+    stream = model.stream_answer(_frames(1), QUESTIONS[0], max_new_tokens=200)
+    next(stream)
+    stream.close()  # the generation thread stops and is joined
+
+
+def test_bad_questions_raise_user_error(model):
+    for bad in ["", "   ", "x" * 2001, 42]:
+        with pytest.raises(UserError):
+            model.answer(_frames(0), bad)
+    with pytest.raises(UserError, match="options"):
+        model.answer(_frames(0), "Which?", options="left")
+
+
+def _tensors(model_dir) -> dict[str, torch.Tensor]:
+    out = {}
+    for path in sorted(model_dir.rglob("*.safetensors")):
+        for key, value in load_file(str(path)).items():
+            out[f"{path.relative_to(model_dir)}:{key}"] = value
+    return out
+
+
+def test_save_load_save_is_identical(model, tmp_path):
+    first = model.save_pretrained(
+        tmp_path / "a", card={"training_data": "tiny world", "results": {"acc": 0.5}}
+    )
+    names = {p.name for p in first.iterdir()}
+    assert {"config.json", "encoder.safetensors", "projector.safetensors", "adapter", "README.md"} <= names
+    assert not list(first.rglob("*.bin")) and not list(first.rglob("*.pt")) and not list(first.rglob("*.pkl"))
+    config = json.loads((first / "config.json").read_text())
+    assert config["encoder"] == "random:test" and config["projector"]["kind"] == "pool-mlp"
+    assert config["num_frames"] == 16 and config["lora"]["rank"] == 4 and config["version"] == 1
+    assert "tiny world" in (first / "README.md").read_text()
+
+    loaded = VideoQAModel.from_pretrained(first)
+    second = loaded.save_pretrained(tmp_path / "b")
+    a, b = _tensors(first), _tensors(second)
+    assert a.keys() == b.keys() and any(k.startswith("adapter") for k in a)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert (first / "config.json").read_text() == (second / "config.json").read_text()
+    assert (first / "README.md").read_text() == (second / "README.md").read_text()
+    q = QUESTIONS[1]
+    assert loaded.answer(_frames(4), q, max_new_tokens=10) == model.answer(_frames(4), q, max_new_tokens=10)
+    # saving over an existing model dir replaces it atomically
+    model.save_pretrained(tmp_path / "b")
+    assert _tensors(tmp_path / "b").keys() == a.keys()
+
+
+def test_export_merges_lora(model, tmp_path):
+    out = model.export(tmp_path / "merged", merge=True)
+    assert (out / "llm" / "config.json").is_file() and not (out / "adapter").exists()
+    merged = VideoQAModel.from_pretrained(out)
+    assert not merged.is_lora and merged.config.bundled_llm
+    frames = torch.stack([_frames(6)])
+    with torch.no_grad():
+        want = model.training_loss(frames, [QUESTIONS[0]], ["red"])
+        got = merged.training_loss(frames, [QUESTIONS[0]], ["red"])
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    kept = VideoQAModel.from_pretrained(model.export(tmp_path / "unmerged", merge=False))
+    assert kept.is_lora and (tmp_path / "unmerged" / "adapter").is_dir()
+
+
+def test_describe(model):
+    info = model.describe()
+    assert info["encoder"] == "random:test" and info["video_tokens"] == model.num_video_tokens == 32
+    assert info["lora"] is True and 0 < info["trainable_parameters"] < info["parameters"]
+
+
+def test_attentive_projector_model(llm_dir):
+    from vlm.projector import ProjectorConfig
+
+    m = make_tiny_model(llm_dir, projector=ProjectorConfig(kind="attentive", tokens=5))
+    assert m.num_video_tokens == 5
+    assert isinstance(m.answer(_frames(0), QUESTIONS[0], max_new_tokens=3), str)
+
+
+def test_missing_default_model_says_how_to_build_it(monkeypatch, tmp_path):
+    monkeypatch.setattr("vlm.model.default_model_path", lambda: tmp_path / "nothing")
+    with pytest.raises(UserError, match="make default-model"):
+        resolve_model(None)
+    with pytest.raises(UserError, match="make default-model"):  # what `demo` / eval pass
+        VideoQAModel.from_pretrained(tmp_path / "nothing")
+    assert resolve_model("some/dir") == "some/dir"
+
+
+def test_from_pretrained_rejects_non_model_dirs(tmp_path):
+    with pytest.raises(UserError, match="not a model dir"):
+        VideoQAModel.from_pretrained(tmp_path)
+    with pytest.raises(UserError, match="neither a local dir nor a Hub id"):
+        VideoQAModel.from_pretrained("no_such_dir")
+
+
+def test_push_to_hub_uploads_a_loadable_model_dir(model, monkeypatch, tmp_path):
+    """No network in tests: a stand-in HfApi keeps what would be uploaded, which must load back."""
+    import shutil
+
+    import huggingface_hub
+
+    calls = []
+
+    class RecordingApi:
+        def __init__(self, token=None):
+            self.token = token
+
+        def create_repo(self, repo_id, private=False, exist_ok=False, repo_type=None):
+            calls.append(("create", repo_id, private))
+
+        def upload_folder(self, repo_id, folder_path, commit_message):
+            shutil.copytree(folder_path, tmp_path / "uploaded")
+            calls.append(("upload", repo_id))
+            return f"https://huggingface.co/{repo_id}/commit/0"
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    url = model.push_to_hub("me/tiny-vqa", private=True)
+    assert calls == [("create", "me/tiny-vqa", True), ("upload", "me/tiny-vqa")] and "me/tiny-vqa" in url
+    again = VideoQAModel.from_pretrained(tmp_path / "uploaded")
+    q = QUESTIONS[0]
+    assert again.answer(_frames(0), q, max_new_tokens=6) == model.answer(_frames(0), q, max_new_tokens=6)

@@ -1,0 +1,129 @@
+"""Prompt building: video slot, label masks, padding, truncation, multiple-choice format."""
+
+from __future__ import annotations
+
+import pytest
+
+from jepa_vqa.errors import UserError
+from vlm.processor import (
+    IGNORE_INDEX,
+    MC_INSTRUCTION,
+    PromptConfig,
+    VideoQAProcessor,
+    format_answer,
+    format_question,
+    validate_question,
+)
+from vlm.testing import make_tiny_tokenizer
+
+K = 6
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return make_tiny_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def proc(tokenizer):
+    return VideoQAProcessor(tokenizer, num_video_tokens=K)
+
+
+def _video_run(item):
+    return item.input_ids[item.video_start : item.video_start + item.num_video_tokens]
+
+
+def test_video_slot_has_k_positions_once(proc, tokenizer):
+    item = proc.encode("What colour is the ball?", history=[("How many?", "two")])
+    assert item.num_video_tokens == K and item.video_start is not None
+    batch = proc.collate([item])
+    assert int(batch["video_mask"].sum()) == K
+    # the slot sits in the first user turn, before the question text
+    text_before = tokenizer.decode(item.input_ids[: item.video_start])
+    assert text_before.count("<|im_start|>user") == 1 and "How many?" not in text_before
+    assert "How many?" in tokenizer.decode(item.input_ids[item.video_start + K :])
+
+
+def test_blind_prompt_has_no_video_slot(proc, tokenizer):
+    seen = proc.encode("What colour is the ball?")
+    blind = proc.encode("What colour is the ball?", has_video=False)
+    assert blind.video_start is None and blind.num_video_tokens == 0
+    assert int(proc.collate([blind])["video_mask"].sum()) == 0
+    assert len(seen) - len(blind) >= K  # same prompt plus the slot
+    assert tokenizer.decode(blind.input_ids).endswith("<|im_start|>assistant\n")
+
+
+def test_labels_cover_only_answer_and_end_of_turn(proc, tokenizer):
+    item = proc.encode("What colour is the ball?", answer="red", history=[("How many?", "two")])
+    labelled = [t for t in item.labels if t != IGNORE_INDEX]
+    assert tokenizer.decode(labelled) == "red<|im_end|>"
+    assert labelled[-1] == proc.end_of_turn_id == tokenizer.convert_tokens_to_ids("<|im_end|>")
+    # the labelled tokens are exactly the answer tokens at their own positions
+    for tok, lab in zip(item.input_ids, item.labels):
+        assert lab in (IGNORE_INDEX, tok)
+    # the history answer "two" is not trained on
+    first = item.labels.index(labelled[0])
+    assert all(lab == IGNORE_INDEX for lab in item.labels[:first])
+
+
+def test_multiple_choice_target_is_the_letter(proc, tokenizer):
+    item = proc.encode("Which way?", options=["left", "right"], answer="right")
+    assert tokenizer.decode([t for t in item.labels if t != IGNORE_INDEX]) == "B<|im_end|>"
+    assert format_answer("right", ["left", "right"]) == "B"
+    with pytest.raises(UserError, match="not one of the options"):
+        format_answer("up", ["left", "right"])
+
+
+def test_format_question():
+    text = format_question("Which way does it move?", ["left", "right", "up"])
+    assert text.splitlines() == ["Which way does it move?", "A. left", "B. right", "C. up", MC_INSTRUCTION]
+    assert format_question("How many?", []) == "How many?"
+    with pytest.raises(UserError, match="2 to 26 options"):
+        format_question("Q?", ["only"])
+
+
+def test_padding_sides(proc):
+    short, long = proc.encode("Hi?", answer="a"), proc.encode("What colour is the ball now?", answer="red")
+    right = proc.collate([short, long], padding_side="right")
+    left = proc.collate([short, long], padding_side="left")
+    n = len(short)
+    assert right["attention_mask"][0, :n].all() and not right["attention_mask"][0, n:].any()
+    assert left["attention_mask"][0, -n:].all() and not left["attention_mask"][0, :-n].any()
+    assert left["input_ids"][0, -n:].tolist() == short.input_ids
+    for batch in (left, right):  # K video positions per row, inside the attended span
+        assert batch["video_mask"].sum(1).tolist() == [K, K]
+        assert not (batch["video_mask"] & ~batch["attention_mask"].bool()).any()
+        assert (batch["labels"][batch["attention_mask"] == 0] == IGNORE_INDEX).all()
+
+
+def test_truncation_drops_history_but_never_video(tokenizer):
+    proc = VideoQAProcessor(tokenizer, num_video_tokens=K, prompt=PromptConfig(max_length=120))
+    history = [(f"Question number {i} about the colour?", "blue") for i in range(6)]
+    item = proc.encode("What colour is the ball?", history=history, answer="red")
+    assert len(item) <= 120 and 0 < item.dropped_turns < len(history)
+    assert item.num_video_tokens == K
+    assert int(proc.collate([item])["video_mask"].sum()) == K
+    assert "Question number 5" in tokenizer.decode(item.input_ids)  # the newest history is kept
+    assert "Question number 0" not in tokenizer.decode(item.input_ids)
+    tiny = VideoQAProcessor(tokenizer, num_video_tokens=K, prompt=PromptConfig(max_length=20))
+    with pytest.raises(UserError, match="even without history"):
+        tiny.encode("What colour is the ball?")
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ("", "empty"),
+        ("   \n", "empty"),
+        ("x" * 2001, "2001 characters"),
+        (b"bytes", "must be text"),
+        (None, "must be text"),
+        ("bad\x00nul", "control characters"),
+        ("<|video|> hi", "reserved"),
+    ],
+)
+def test_bad_questions(bad, match, proc):
+    with pytest.raises(UserError, match=match):
+        validate_question(bad)
+    with pytest.raises(UserError, match=match):
+        proc.encode(bad)

@@ -1,0 +1,54 @@
+"""The model card (README.md) written into every model dir.
+
+``VideoQAModel.save_pretrained(dir, card={"training_data": "...", "results": {"world-mc": 0.61}})``
+fills the sections; any other key becomes its own section.
+"""
+
+from __future__ import annotations
+
+import json
+
+from jepa_vqa.config import to_dict
+
+
+def _section(title: str, value) -> list[str]:
+    lines = [f"## {title.replace('_', ' ').capitalize()}", ""]
+    if isinstance(value, dict):
+        lines += ["| key | value |", "| --- | --- |"]
+        lines += [
+            f"| {k} | {json.dumps(v) if isinstance(v, (dict, list)) else v} |" for k, v in value.items()
+        ]
+    elif isinstance(value, (list, tuple)):
+        lines += [f"- {item}" for item in value]
+    else:
+        lines.append(str(value))
+    return lines + [""]
+
+
+def model_card(model, config) -> str:
+    """Markdown: front matter, what the model is, how to use it, the facts in ``config.card``."""
+    card = dict(config.card)
+    lines = [
+        "---",
+        "library_name: jepa-vqa",
+        "tags: [video-question-answering, jepa, lora]",
+        "---",
+        "",
+        "# jepa-vqa VideoQA model",
+        "",
+        f"A JEPA video encoder (`{config.encoder}`) feeds {model.num_video_tokens} projected video tokens "
+        f"(`{config.projector.kind}` projector, {config.num_frames} frames) into the LLM `{config.llm}`"
+        + (f" with LoRA (rank {config.lora.rank})." if config.lora else "."),
+        "",
+        "```bash",
+        'jepa-vqa ask --model THIS_DIR clip.mp4 "What happens in the video?"',
+        "```",
+        "",
+    ]
+    for key in ("training_data", "results"):
+        if key in card:
+            lines += _section(key, card.pop(key))
+    for key, value in card.items():
+        lines += _section(key, value)
+    lines += ["## Config", "", "```json", json.dumps(to_dict(config), indent=2), "```", ""]
+    return "\n".join(lines)

@@ -1,0 +1,96 @@
+"""Text generation from spliced prompt embeddings: greedy by default, KV cache, streaming.
+
+Both paths call ``llm.generate`` on ``inputs_embeds`` with the same settings, so the streamed pieces
+join to exactly the non-streamed answer::
+
+    ids = generate_ids(model, model.prepare_prompts([video], [question]))   # (B, new)
+    for piece in stream_text(model, model.prepare_prompts([video], [question])):
+        print(piece, end="")
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import torch
+
+DEFAULT_MAX_NEW_TOKENS = 32
+SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "typical_p")
+
+
+def generation_config(model, **overrides):
+    """Greedy decoding that stops at the template's end-of-turn token, unless ``overrides`` say so."""
+    from transformers import GenerationConfig
+
+    tokenizer = model.tokenizer
+    stop = [model.processor.end_of_turn_id]
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in stop:
+        stop.append(tokenizer.eos_token_id)
+    settings = {
+        "max_new_tokens": DEFAULT_MAX_NEW_TOKENS,
+        "do_sample": any(k in overrides for k in SAMPLING_KEYS),
+        "eos_token_id": stop,
+        "pad_token_id": tokenizer.pad_token_id,
+        "use_cache": True,
+    }
+    settings.update(overrides)
+    return GenerationConfig(**settings)
+
+
+def generate_ids(model, inputs: dict, streamer=None, stopping_criteria=None, **overrides) -> torch.Tensor:
+    """New token ids (B, new) for left-padded ``inputs`` (``inputs_embeds``, ``attention_mask``)."""
+    out = model.llm.generate(
+        **inputs,
+        generation_config=generation_config(model, **overrides),
+        streamer=streamer,
+        stopping_criteria=stopping_criteria,
+    )
+    return out  # with inputs_embeds only, generate returns just the new tokens
+
+
+class _StopFlag:
+    """A stopping criterion that ends generation once the consumer has gone away."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self, input_ids, scores, **kwargs) -> torch.Tensor:
+        return torch.full(
+            (input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device
+        )
+
+
+def stream_text(model, inputs: dict, **overrides) -> Iterator[str]:
+    """Run generation in a thread and yield decoded text pieces as they are ready."""
+    from transformers import StoppingCriteriaList, TextIteratorStreamer
+
+    streamer = TextIteratorStreamer(model.tokenizer, skip_prompt=True, skip_special_tokens=True)
+    stop = _StopFlag()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with torch.no_grad():
+                generate_ids(
+                    model,
+                    inputs,
+                    streamer=streamer,
+                    stopping_criteria=StoppingCriteriaList([stop]),
+                    **overrides,
+                )
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer below
+            errors.append(exc)
+            streamer.end()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        for piece in streamer:
+            if piece:
+                yield piece
+    finally:
+        stop.event.set()  # a consumer that stops early ends the generation too
+        thread.join()
+    if errors:
+        raise errors[0]

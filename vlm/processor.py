@@ -1,0 +1,246 @@
+"""Prompts for VideoQA: the LLM's own chat template with one video slot, label masks, padding.
+
+The first user turn of a conversation carries the placeholder ``<|video|>``; the rendered chat text
+is split there and the K projected video embeddings are spliced in between the two token runs.
+Only the answer tokens (and the end-of-turn token after them) are trained on::
+
+    proc = VideoQAProcessor(tokenizer, num_video_tokens=32)
+    item = proc.encode("What colour is the ball?", answer="red")           # training example
+    batch = proc.collate([item], padding_side="right")  # input_ids, attention_mask, labels, video_mask
+    prompt = proc.encode(format_question("Which way?", ["left", "right"]))  # generation prompt
+
+Multiple choice has one format: :func:`format_question` (``A. ...`` lines, then "Answer with the
+option's letter.") and :func:`format_answer` (the target is the letter alone, e.g. ``B``).
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+
+import torch
+
+from jepa_vqa.errors import UserError
+
+VIDEO_PLACEHOLDER = "<|video|>"
+MAX_QUESTION_CHARS = 2000
+MC_INSTRUCTION = "Answer with the option's letter."
+IGNORE_INDEX = -100
+DEFAULT_SYSTEM = "You are a helpful assistant that answers questions about a video."
+
+
+@dataclass
+class PromptConfig:
+    """How prompts are built; saved in the model's config.json."""
+
+    system: str | None = DEFAULT_SYSTEM  # None: the template's own default (if any)
+    max_length: int = 2048  # prompt + answer tokens, video tokens included
+
+    def __post_init__(self) -> None:
+        if self.max_length < 8:
+            raise ValueError(f"max_length must be >= 8, got {self.max_length}")
+
+
+def validate_text(text: object, what: str = "question") -> str:
+    """Reject empty, whitespace-only, over-long or non-text input with a one-line UserError."""
+    if not isinstance(text, str):
+        raise UserError(f"{what} must be text, got {type(text).__name__}")
+    if not text.strip():
+        raise UserError(f"{what} is empty")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise UserError(f"{what} is {len(text)} characters long (the limit is {MAX_QUESTION_CHARS})")
+    if any(not ch.isprintable() and ch not in "\n\t\r" for ch in text):
+        raise UserError(f"{what} contains control characters (not plain text)")
+    if VIDEO_PLACEHOLDER in text:
+        raise UserError(f"{what} must not contain the reserved marker {VIDEO_PLACEHOLDER}")
+    return text
+
+
+validate_question = validate_text
+
+
+def validate_options(options: object) -> list[str] | None:
+    """``None``/empty -> ``None``; otherwise 2 to 26 non-empty strings."""
+    if options is None:
+        return None
+    if isinstance(options, str) or not isinstance(options, (list, tuple)):
+        raise UserError(f"options must be a list of strings, got {type(options).__name__}")
+    if len(options) == 0:
+        return None
+    if not 2 <= len(options) <= len(string.ascii_uppercase):
+        raise UserError(f"a multiple-choice question needs 2 to 26 options, got {len(options)}")
+    return [validate_text(opt, "option").strip() for opt in options]
+
+
+def format_question(question: str, options: list[str] | None = None) -> str:
+    """The one multiple-choice format: question, ``A. ...`` lines, the instruction."""
+    question = validate_text(question).strip()
+    options = validate_options(options)
+    if not options:
+        return question
+    lines = [f"{letter}. {opt}" for letter, opt in zip(string.ascii_uppercase, options)]
+    return "\n".join([question, *lines, MC_INSTRUCTION])
+
+
+def format_answer(answer: str, options: list[str] | None = None) -> str:
+    """The training target: the option's letter for multiple choice, else the answer text."""
+    options = validate_options(options)
+    if not options:
+        return validate_text(answer, "answer").strip()
+    if answer in options:
+        return string.ascii_uppercase[options.index(answer)]
+    if len(answer) == 1 and answer in string.ascii_uppercase[: len(options)]:
+        return answer
+    raise UserError(f"answer {answer!r} is not one of the options {options}")
+
+
+@dataclass
+class Encoded:
+    """One tokenised conversation; ``video_start`` is where the K video positions begin."""
+
+    input_ids: list[int]
+    labels: list[int]
+    video_start: int | None
+    num_video_tokens: int = 0
+    dropped_turns: int = 0  # history pairs cut from the left to fit max_length
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+@dataclass
+class VideoQAProcessor:
+    """Turns (question, history, answer) into token ids with a video slot; pads batches."""
+
+    tokenizer: object
+    num_video_tokens: int
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+
+    def __post_init__(self) -> None:
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.end_of_turn_id = self._find_end_of_turn()
+
+    # -- chat template -----------------------------------------------------------------------------
+    def messages(self, question: str, history=(), has_video: bool = True, answer: str | None = None):
+        """Chat messages; the video placeholder opens the first user turn."""
+        msgs = [{"role": "system", "content": self.prompt.system}] if self.prompt.system else []
+        turns = [*history, (question, answer)]
+        for i, (user, assistant) in enumerate(turns):
+            content = f"{VIDEO_PLACEHOLDER}\n{user}" if (has_video and i == 0) else user
+            msgs.append({"role": "user", "content": content})
+            if assistant is not None:
+                msgs.append({"role": "assistant", "content": assistant})
+        return msgs
+
+    def render(self, messages: list[dict], generation_prompt: bool) -> str:
+        return self.tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=generation_prompt
+        )
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+
+    def _find_end_of_turn(self) -> int:
+        """The token the template closes an assistant turn with (``<|im_end|>`` for ChatML)."""
+        answer = "Sure."
+        prompt = self.render([{"role": "user", "content": "Hi"}], True)
+        full = self.render(
+            [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": answer}], False
+        )
+        tail = full[len(prompt) :].split(answer, 1)[-1]
+        special = set(self.tokenizer.all_special_ids) | set(self.tokenizer.added_tokens_decoder)
+        for tok in self._ids(tail):
+            if tok in special:
+                return tok
+        if self.tokenizer.eos_token_id is None:
+            raise UserError("the tokenizer has neither an end-of-turn token nor an EOS token")
+        return self.tokenizer.eos_token_id
+
+    def _answer_ids(self, segment: str, answer: str) -> tuple[list[int], list[int]]:
+        """Ids of the assistant segment and its labels: the answer plus the end-of-turn token."""
+        cut = segment.find(answer.strip())
+        cut = len(segment) if cut < 0 else cut + len(answer.strip())
+        head, tail = self._ids(segment[:cut]), self._ids(segment[cut:])
+        labels = list(head)
+        if self.end_of_turn_id in tail:
+            stop = tail.index(self.end_of_turn_id) + 1
+            labels += tail[:stop] + [IGNORE_INDEX] * (len(tail) - stop)
+        else:
+            labels += [IGNORE_INDEX] * len(tail)
+        return head + tail, labels
+
+    # -- encoding ----------------------------------------------------------------------------------
+    def _encode_once(self, question, history, has_video, answer) -> Encoded:
+        msgs = self.messages(question, history, has_video)
+        prompt_text = self.render(msgs, generation_prompt=True)
+        if has_video:
+            before, after = prompt_text.split(VIDEO_PLACEHOLDER, 1)
+            before_ids = self._ids(before)
+            k = self.num_video_tokens
+            ids = before_ids + [self.tokenizer.pad_token_id] * k + self._ids(after)
+            video_start = len(before_ids)
+        else:
+            ids, video_start, k = self._ids(prompt_text), None, 0
+        labels = [IGNORE_INDEX] * len(ids)
+        if answer is not None:
+            full_text = self.render(self.messages(question, history, has_video, answer), False)
+            if not full_text.startswith(prompt_text):
+                raise UserError("the chat template does not extend the prompt with the answer")
+            answer_ids, answer_labels = self._answer_ids(full_text[len(prompt_text) :], answer)
+            ids, labels = ids + answer_ids, labels + answer_labels
+        return Encoded(ids, labels, video_start, k)
+
+    def encode(
+        self,
+        question: str,
+        history=None,
+        options: list[str] | None = None,
+        has_video: bool = True,
+        answer: str | None = None,
+    ) -> Encoded:
+        """Tokenise one conversation. Too long: drop history pairs from the left (the video slot
+        moves to the first kept turn); still too long: ``UserError``. Video tokens are never cut."""
+        question = format_question(question, options)
+        history = [
+            (validate_text(u, "history question"), validate_text(a, "history answer"))
+            for u, a in (history or [])
+        ]
+        if answer is not None:
+            answer = format_answer(answer, options)
+        for dropped in range(len(history) + 1):
+            item = self._encode_once(question, history[dropped:], has_video, answer)
+            if len(item) <= self.prompt.max_length:
+                item.dropped_turns = dropped
+                return item
+        raise UserError(
+            f"the prompt needs {len(item)} tokens ({item.num_video_tokens} of them video) even without "
+            f"history, over the model's limit of {self.prompt.max_length}: shorten the question"
+        )
+
+    # -- batching ----------------------------------------------------------------------------------
+    def collate(self, items: list[Encoded], padding_side: str = "right") -> dict[str, torch.Tensor]:
+        """Pad to a batch: right padding for training, left padding for batched generation."""
+        if padding_side not in ("left", "right"):
+            raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+        length = max(len(it) for it in items)
+        batch_size = len(items)
+        input_ids = torch.full((batch_size, length), self.tokenizer.pad_token_id, dtype=torch.long)
+        labels = torch.full((batch_size, length), IGNORE_INDEX, dtype=torch.long)
+        attention_mask = torch.zeros(batch_size, length, dtype=torch.long)
+        video_mask = torch.zeros(batch_size, length, dtype=torch.bool)
+        for row, it in enumerate(items):
+            offset = length - len(it) if padding_side == "left" else 0
+            span = slice(offset, offset + len(it))
+            input_ids[row, span] = torch.tensor(it.input_ids)
+            labels[row, span] = torch.tensor(it.labels)
+            attention_mask[row, span] = 1
+            if it.video_start is not None:
+                start = offset + it.video_start
+                video_mask[row, start : start + it.num_video_tokens] = True
+        return {
+            "input_ids": input_ids,  # (B, L)
+            "attention_mask": attention_mask,  # (B, L)
+            "labels": labels,  # (B, L), IGNORE_INDEX outside the answers
+            "video_mask": video_mask,  # (B, L), True at the K video positions of rows with a video
+        }

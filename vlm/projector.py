@@ -1,0 +1,147 @@
+"""Projector: encoder tokens ``(B, t*h*w, D)`` -> K LLM-width embeddings ``(B, K, W)``.
+
+Two kinds behind one interface (``forward(tokens, grid)``, ``num_tokens(grid)``):
+
+- ``pool-mlp``: adaptive average pooling over space, per time step, down to a token budget (time
+  order survives: K = t x (ph*pw)), an optional learned time embedding, then a 2-layer GELU MLP;
+- ``attentive``: K learned queries cross-attend to all tokens (with the time embedding), then the MLP.
+
+::
+
+    proj = build_projector(ProjectorConfig(tokens=32), encoder_dim=192, llm_dim=576)
+    video_embeds = proj(tokens, grid=(8, 4, 4))  # (B, 32, 576)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass
+class ProjectorConfig:
+    """Projector settings; saved in the model's config.json."""
+
+    kind: Literal["pool-mlp", "attentive"] = "pool-mlp"
+    tokens: int = 32  # budget K of video tokens per clip
+    hidden_size: int | None = None  # MLP hidden width; None: the LLM width
+    time_embedding: bool = True  # learned embedding per encoder time step
+    max_time_steps: int = 64
+    num_heads: int = 4  # attentive only
+
+    def __post_init__(self) -> None:
+        if self.tokens < 1:
+            raise ValueError(f"tokens must be >= 1, got {self.tokens}")
+        if self.hidden_size is not None and self.hidden_size < 1:
+            raise ValueError(f"hidden_size must be >= 1, got {self.hidden_size}")
+        if self.num_heads < 1 or self.max_time_steps < 1:
+            raise ValueError("num_heads and max_time_steps must be >= 1")
+
+
+def pooled_grid(grid: tuple[int, int, int], budget: int) -> tuple[int, int, int]:
+    """The ``(t', ph, pw)`` a token grid is pooled to: keep time if the budget allows, then the
+    most square spatial grid with ``ph*pw <= budget // t``."""
+    t, h, w = grid
+    if budget < t:
+        return budget, 1, 1
+    per_step = min(budget // t, h * w)
+    best = (1, 1)
+    for ph in range(1, h + 1):
+        pw = min(w, per_step // ph)
+        if pw < 1:
+            break
+        better_area = ph * pw > best[0] * best[1]
+        same_area_squarer = ph * pw == best[0] * best[1] and abs(ph - pw) < abs(best[0] - best[1])
+        if better_area or same_area_squarer:
+            best = (ph, pw)
+    return t, best[0], best[1]
+
+
+class _MLP(nn.Sequential):
+    def __init__(self, in_dim: int, hidden: int, out_dim: int) -> None:
+        super().__init__(
+            nn.LayerNorm(in_dim), nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, out_dim)
+        )
+
+
+class Projector(nn.Module):
+    """Shared parts: the config, the time embedding and the output MLP."""
+
+    def __init__(self, cfg: ProjectorConfig, encoder_dim: int, llm_dim: int) -> None:
+        super().__init__()
+        self.cfg, self.encoder_dim, self.llm_dim = cfg, encoder_dim, llm_dim
+        self.time_embed = (
+            nn.Parameter(torch.zeros(cfg.max_time_steps, encoder_dim)) if cfg.time_embedding else None
+        )
+        self.mlp = _MLP(encoder_dim, cfg.hidden_size or llm_dim, llm_dim)
+
+    def add_time(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` (B, t, S, D): add the embedding of each time step."""
+        if self.time_embed is None:
+            return x
+        t = x.shape[1]
+        if t > self.cfg.max_time_steps:
+            raise ValueError(
+                f"{t} time steps exceed the projector's max_time_steps={self.cfg.max_time_steps}"
+            )
+        return x + self.time_embed[:t, None, :]  # (B, t, S, D)
+
+    def num_tokens(self, grid: tuple[int, int, int]) -> int:
+        raise NotImplementedError
+
+
+class PoolMLPProjector(Projector):
+    """Adaptive average pool over (h, w) per time step, then the MLP."""
+
+    def num_tokens(self, grid: tuple[int, int, int]) -> int:
+        t, ph, pw = pooled_grid(grid, self.cfg.tokens)
+        return t * ph * pw
+
+    def forward(self, tokens: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+        b, n, d = tokens.shape
+        t, h, w = grid
+        if n != t * h * w:
+            raise ValueError(f"{n} tokens do not match the grid {grid}")
+        pt, ph, pw = pooled_grid(grid, self.cfg.tokens)
+        x = tokens.transpose(1, 2).reshape(b, d, t, h, w)  # (B, D, t, h, w)
+        x = F.adaptive_avg_pool3d(x, (pt, ph, pw))  # (B, D, t', ph, pw)
+        x = x.flatten(3).permute(0, 2, 3, 1)  # (B, t', ph*pw, D)
+        x = self.add_time(x).flatten(1, 2)  # (B, K, D)
+        return self.mlp(x)  # (B, K, W)
+
+
+class AttentiveProjector(Projector):
+    """K learned queries cross-attending to the (time-embedded) tokens, then the MLP."""
+
+    def __init__(self, cfg: ProjectorConfig, encoder_dim: int, llm_dim: int) -> None:
+        super().__init__(cfg, encoder_dim, llm_dim)
+        heads = math.gcd(cfg.num_heads, encoder_dim)
+        self.queries = nn.Parameter(torch.randn(cfg.tokens, encoder_dim) * 0.02)
+        self.norm = nn.LayerNorm(encoder_dim)
+        self.attn = nn.MultiheadAttention(encoder_dim, heads, batch_first=True)
+
+    def num_tokens(self, grid: tuple[int, int, int]) -> int:
+        return self.cfg.tokens
+
+    def forward(self, tokens: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+        b, n, d = tokens.shape
+        t = grid[0]
+        if n != t * grid[1] * grid[2]:
+            raise ValueError(f"{n} tokens do not match the grid {grid}")
+        kv = self.norm(self.add_time(tokens.reshape(b, t, n // t, d)).flatten(1, 2))  # (B, N, D)
+        q = self.queries.expand(b, -1, -1)  # (B, K, D)
+        x, _ = self.attn(q, kv, kv, need_weights=False)  # (B, K, D)
+        return self.mlp(x + q)  # (B, K, W)
+
+
+PROJECTORS = {"pool-mlp": PoolMLPProjector, "attentive": AttentiveProjector}
+
+
+def build_projector(cfg: ProjectorConfig, encoder_dim: int, llm_dim: int) -> Projector:
+    """The projector of ``cfg.kind``."""
+    return PROJECTORS[cfg.kind](cfg, encoder_dim, llm_dim)
