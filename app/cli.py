@@ -1,13 +1,45 @@
-"""Command-line wrappers for `app` (registered by jepa_vqa.cli)."""
+"""Command-line wrappers for `app` (registered by jepa_vqa.cli).
+
+Usage:
+
+    jepa-vqa demo [--model DIR_OR_HUB_ID] [--port 7860] [--host 127.0.0.1]
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register this package's top-level commands."""
+    p = sub.add_parser("demo", help="the Gradio app: ask questions about a video")
+    p.add_argument("--model", default=None, help="model dir or Hub id (default: the shipped default model)")
+    p.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0 for all; default local)")
+    p.set_defaults(func=_demo)
 
 
 def add_bench_commands(sub: argparse._SubParsersAction) -> None:
-    """Register this package's `jepa-vqa bench <what>` commands."""
+    """Register this package's `jepa-vqa bench <what>` commands (none: see `bench answer`)."""
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from jepa_vqa.errors import UserError
+
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port must be between 1 and 65535, got {args.port}")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import torch
+
+    from app.ui import serve
+    from vlm.model import VideoQAModel, resolve_model
+
+    # no --model: the shipped default (vlm.model.default_model_path), with a clear error if not built
+    model = VideoQAModel.from_pretrained(resolve_model(args.model))  # loaded once, shared by sessions
+    model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
+    try:
+        serve(model, host=args.host, port=args.port)
+    except OSError as exc:  # port busy, bad host
+        raise UserError(f"cannot start the app on {args.host}:{args.port}: {exc}") from None
+    return 0

@@ -1,0 +1,48 @@
+"""The example clips shipped with the app (`app/examples/*.mp4`, small synthetic-world videos).
+
+They are rendered by `worlds` with the tiny preset (the world the default model knows): a few
+held-out test clips, and one violation-of-expectation pair (the same scene, possible and
+impossible) whose surprise curves differ. To regenerate them:
+
+    .venv/bin/python -c "from app.clips import make_examples; make_examples()"
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+EXAMPLES_DIR = Path(__file__).parent / "examples"
+PRESET = Path(__file__).resolve().parents[1] / "configs" / "world" / "tiny.yaml"
+
+
+def example_clips(directory: Path = EXAMPLES_DIR) -> list[Path]:
+    """The shipped example videos: world clips first, then VoE clips, by name (empty when none)."""
+    if not directory.is_dir():
+        return []
+    return sorted(directory.glob("*.mp4"), key=lambda p: (not p.name.startswith("world"), p.name))
+
+
+def make_examples(out: Path = EXAMPLES_DIR, num_clips: int = 3, seed: int = 7) -> list[Path]:
+    """Render `num_clips` test-split world clips and one VoE pair into `out` (old clips replaced)."""
+    from jepa_vqa.config import load_config
+    from worlds.config import WorldConfig
+    from worlds.generate import generate_dataset
+
+    cfg = load_config(WorldConfig, PRESET, [f"seed={seed}", "num_clips=40", "voe.pairs=4", "workers=1"])
+    out.mkdir(parents=True, exist_ok=True)
+    for old in example_clips(out):
+        old.unlink()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = generate_dataset(cfg, Path(tmp) / "world", workers=1, progress=False)
+        clips = json.loads((data / "world.json").read_text())["clips"]
+        test = [c for c in clips if c["split"] == "test"][:num_clips]
+        written = [
+            Path(shutil.copy(data / c["video"], out / f"world_{i + 1}.mp4")) for i, c in enumerate(test)
+        ]
+        pair = json.loads((data / "voe.jsonl").read_text().splitlines()[0])
+        for which in ("possible", "impossible"):
+            written.append(Path(shutil.copy(data / pair[which], out / f"voe_{pair['kind']}_{which}.mp4")))
+    return written
