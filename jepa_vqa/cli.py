@@ -17,7 +17,15 @@ import sys
 from jepa_vqa import __version__
 from jepa_vqa.errors import UserError
 
-COMMAND_MODULES = ["worlds.cli", "encoder.cli", "vlm.cli", "alignment.cli", "eval.cli", "app.cli"]
+COMMAND_MODULES = [
+    "worlds.cli",
+    "encoder.cli",
+    "vlm.cli",
+    "alignment.cli",
+    "eval.cli",
+    "app.cli",
+    "jepa_vqa.quickstart",
+]
 
 
 class _Parser(argparse.ArgumentParser):
