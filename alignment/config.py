@@ -1,0 +1,118 @@
+"""``AlignConfig``: the typed, strict configuration of an alignment run (filled from YAML).
+
+Two stages share one step counter: the first ``stage1.steps`` steps train the projector alone on
+scene descriptions (encoder and LLM frozen); the remaining ``train.steps - stage1.steps`` steps
+train projector + LoRA on the QA train split. See ``configs/align/*.yaml``::
+
+    cfg = load_config(AlignConfig, "configs/align/tiny.yaml", ["train.steps=50"])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from vlm.projector import ProjectorConfig
+
+
+@dataclass
+class DataConfig:
+    path: str = ""  # a worlds dir (qa.jsonl + world.json), a .jsonl file, or an HF dataset dir/id
+    split: str = "train"  # the QA split stage 2 trains on (and whose clips stage 1 describes)
+    max_clips: int = 0  # train on the first N distinct videos of the split only (0 = all): less to encode
+
+    def __post_init__(self) -> None:
+        if not self.path:
+            raise ValueError("data.path is required (a dataset dir, a qa.jsonl file, or an HF dataset)")
+        if self.max_clips < 0:
+            raise ValueError("data.max_clips must be >= 0")
+
+
+@dataclass
+class Stage1Config:
+    steps: int = 100  # projector-only steps at the start of the run (0 = skip stage 1)
+    lr: float = 1e-3
+    batch_size: int = 0  # per process (0 = train.batch_size); descriptions are ~4x longer than QA
+    data: Literal["descriptions", "qa"] = "descriptions"  # descriptions need world.json
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or self.lr <= 0 or self.batch_size < 0:
+            raise ValueError("stage1.steps and stage1.batch_size must be >= 0 and stage1.lr > 0")
+
+
+@dataclass
+class LoraSettings:
+    rank: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+
+    def __post_init__(self) -> None:
+        if self.rank < 1 or self.alpha < 1 or not 0.0 <= self.dropout < 1.0 or not self.target_modules:
+            raise ValueError("lora needs rank >= 1, alpha >= 1, 0 <= dropout < 1 and target_modules")
+
+
+@dataclass
+class Stage2Config:
+    lr: float = 2e-4  # LoRA and projector learning rate in stage 2
+    lora: LoraSettings = field(default_factory=LoraSettings)
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0:
+            raise ValueError("stage2.lr must be > 0")
+
+
+@dataclass
+class EncoderTuning:
+    last_blocks: int = 0  # >0: also train the encoder's last N blocks (disables the feature cache)
+    lr: float = 1e-5
+
+
+@dataclass
+class TrainSettings:
+    steps: int = 300  # total optimiser steps (stage 1 + stage 2)
+    batch_size: int = 8  # per process
+    warmup: int = 10  # warmup steps at the start of each stage
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    log_every: int = 5
+    checkpoint_every: int = 100
+    stop_at: int = 0  # end this run after this step, checkpointed, to resume later (0 = run to the end)
+    cache_features: bool = True  # cache frozen-encoder tokens per clip (in memory + cache_dir)
+    cache_dir: str = ""  # where cached tokens live ("" = OUT/cache); share it between runs
+    encode_batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1 or self.warmup < 0:
+            raise ValueError("train.steps and train.batch_size must be >= 1, train.warmup >= 0")
+        if not 0 <= self.stop_at <= self.steps:
+            raise ValueError(f"train.stop_at must be in [0, train.steps], got {self.stop_at}")
+        if self.log_every < 1 or self.checkpoint_every < 1 or self.encode_batch_size < 1:
+            raise ValueError("train.log_every, checkpoint_every and encode_batch_size must be >= 1")
+
+
+@dataclass
+class AlignConfig:
+    data: DataConfig
+    encoder: str = "random:test"  # a checkpoint dir, `random:<preset>`, or `vjepa2:<hub id or dir>`
+    llm: str = "embedded:smollm2-135m-instruct"  # as in vlm.llm.load_llm
+    num_frames: int = 0  # frames per clip (0 = the encoder's default)
+    projector: ProjectorConfig = field(default_factory=ProjectorConfig)  # kind, tokens (K), hidden_size, ...
+    stage1: Stage1Config = field(default_factory=Stage1Config)
+    stage2: Stage2Config = field(default_factory=Stage2Config)
+    encoder_tuning: EncoderTuning = field(default_factory=EncoderTuning)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.stage1.steps > self.train.steps:
+            raise ValueError(f"stage1.steps ({self.stage1.steps}) exceeds train.steps ({self.train.steps})")
+        if self.num_frames < 0:
+            raise ValueError("num_frames must be >= 0")
+
+    @property
+    def use_cache(self) -> bool:
+        """Cache encoder tokens only when the encoder is frozen."""
+        return self.train.cache_features and self.encoder_tuning.last_blocks == 0

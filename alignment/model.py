@@ -1,0 +1,55 @@
+"""The model being aligned: a ``VideoQAModel`` with a LoRA adapter, and what trains at each stage.
+
+    model = build_model(cfg)                    # encoder + projector + LLM + LoRA
+    groups = trainable_parameters(model)        # {"projector": [...], "lora": [...], "encoder": [...]}
+    set_stage(model, 1)                         # projector only;  set_stage(model, 2): + LoRA
+
+Stage 1 trains the projector (encoder and LLM frozen, LoRA frozen at its zero init); stage 2 also
+trains LoRA; the encoder's last ``encoder_tuning.last_blocks`` blocks train in both stages when
+asked for.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from alignment.config import AlignConfig
+
+
+def build_model(cfg: AlignConfig):
+    """``VideoQAModel.build`` from the config, with LoRA attached (peft)."""
+    from vlm.model import VideoQAModel
+
+    lora = cfg.stage2.lora
+    return VideoQAModel.build(
+        cfg.encoder,
+        cfg.llm,
+        projector=cfg.projector,
+        num_frames=cfg.num_frames or None,
+        lora={
+            "rank": lora.rank,
+            "alpha": lora.alpha,
+            "dropout": lora.dropout,
+            "target_modules": list(lora.target_modules),
+        },
+        unfreeze_encoder_blocks=cfg.encoder_tuning.last_blocks,
+    )
+
+
+def trainable_parameters(model) -> dict[str, list[torch.nn.Parameter]]:
+    """Parameter groups the optimiser sees: projector, LoRA, and any unfrozen encoder blocks."""
+    groups = {
+        "projector": list(model.projector.parameters()),
+        "lora": [p for n, p in model.llm.named_parameters() if "lora_" in n],
+        "encoder": [p for p in model.encoder.parameters() if p.requires_grad],  # unfrozen by VideoQAModel
+    }
+    if not groups["lora"]:
+        raise ValueError("the LLM has no LoRA parameters (check stage2.lora.target_modules)")
+    return groups
+
+
+def set_stage(model, stage: int) -> None:
+    """Switch ``requires_grad`` to what trains in ``stage`` (1: projector; 2: projector + LoRA)."""
+    for name, params in trainable_parameters(model).items():
+        for p in params:
+            p.requires_grad_(name != "lora" or stage == 2)

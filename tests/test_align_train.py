@@ -1,0 +1,166 @@
+"""alignment.train end to end on a tiny dataset: what trains, the feature cache, exact resume, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import datasets
+import pytest
+import torch
+from test_align_helpers import make_dataset
+
+from alignment.cache import FeatureCache
+from alignment.config import AlignConfig
+from alignment.data import load_qa
+from alignment.model import build_model, set_stage, trainable_parameters
+from alignment.train import Batches, train
+from jepa_vqa.cli import main as cli_main
+from jepa_vqa.config import load_config
+from jepa_vqa.errors import UserError
+from jepa_vqa.training import read_metrics
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+TEST_YAML = "configs/align/test.yaml"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """(dataset dir, tiny LLM dir), built once for the module."""
+    from vlm.testing import make_tiny_llm
+
+    root = tmp_path_factory.mktemp("align")
+    return make_dataset(root / "data"), make_tiny_llm(root / "llm")
+
+
+def _cfg(tiny, *overrides: str) -> AlignConfig:
+    data, llm = tiny
+    return load_config(
+        AlignConfig, TEST_YAML, [f"data.path={data}", f"llm={llm}", "stage1.data=qa", *overrides]
+    )
+
+
+def test_gradients_only_in_projector_then_lora(tiny, tmp_path):
+    cfg = _cfg(tiny)
+    model = build_model(cfg)
+    ds = load_qa(cfg.data.path, "train")
+    too_long = ds.select([0]).map(lambda r: {"question": "Why? " * 300})
+    batches = Batches(
+        model, datasets.concatenate_datasets([too_long, ds]), FeatureCache(model, tmp_path / "cache")
+    )
+    assert len(batches) == len(ds)  # the example over the LLM's context is skipped
+    batch = batches([0, 1])
+    assert batch["encoder_tokens"].shape[:2] == (2, model.grid[0] * model.grid[1] * model.grid[2])
+    groups = trainable_parameters(model)
+    projector = {id(p) for p in groups["projector"]}
+    lora = {id(p) for p in groups["lora"]}
+    for stage, allowed in ((1, projector), (2, projector | lora)):
+        set_stage(model, stage)
+        model.zero_grad(set_to_none=True)
+        model(batch).backward()
+        with_grad = {id(p) for p in model.parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+        assert with_grad and with_grad <= allowed
+        assert with_grad & projector
+        assert bool(with_grad & lora) == (stage == 2)  # LoRA B starts at 0, so A's grad is 0: B moves
+    assert not any(p.requires_grad for p in model.encoder.parameters())
+
+
+def test_feature_cache_hits_on_second_run(tiny, tmp_path):
+    cfg = _cfg(tiny)
+    model = build_model(cfg)
+    videos = sorted(str(p) for p in (tiny[0] / "videos").glob("*.mp4"))[:3]
+    first = FeatureCache(model, tmp_path / "cache")
+    assert first.build(videos, batch_size=2, progress=False) == 3
+    assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 3
+    second = FeatureCache(model, tmp_path / "cache")  # a new process: reads the disk cache
+    assert second.build(videos, batch_size=2, progress=False) == 0 and second.encoded == 0
+    tokens = second.batch(videos)  # (B, N, D)
+    assert tokens.shape[0] == 3 and tokens.shape[2] == model.encoder.embed_dim
+    torch.testing.assert_close(tokens, first.batch(videos))
+    torch.testing.assert_close(tokens[0], model.encode_tokens(model.load_frames(videos[0]))[0])
+    model.config.num_frames = 8  # another frame count is another key: encoded again
+    assert FeatureCache(model, tmp_path / "cache").build(videos[:1], progress=False) == 1
+
+
+def test_exact_resume(tiny, tmp_path):
+    over = ["train.steps=6", "stage1.steps=2", "train.checkpoint_every=100", "stage2.lora.dropout=0.1"]
+    straight = read_metrics(train(_cfg(tiny, *over), tmp_path / "a") / "metrics.jsonl")
+    train(_cfg(tiny, *over, "train.stop_at=3"), tmp_path / "b")
+    assert not (tmp_path / "b" / "config.json").exists()  # no model dir before the end
+    resumed = read_metrics(train(_cfg(tiny, *over), tmp_path / "b") / "metrics.jsonl")
+    assert [r["step"] for r in resumed] == [1, 2, 3, 4, 5, 6]
+    for a, b in zip(straight, resumed):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5, abs=1e-6), (a, b)
+        assert a["lr"] == b["lr"] and a["stage"] == b["stage"]
+    with pytest.raises(UserError, match="'stage2.lr' was 0.001, now 0.5"):
+        train(_cfg(tiny, *over, "stage2.lr=0.5"), tmp_path / "b")
+
+
+def test_cli_end_to_end_loss_falls_and_model_loads(tiny, tmp_path, capsys):
+    from vlm.model import VideoQAModel
+
+    data, llm = tiny
+    out = tmp_path / "run"
+    code = cli_main(
+        [
+            "align",
+            "--config",
+            TEST_YAML,
+            "--out",
+            str(out),
+            f"data.path={data}",
+            f"llm={llm}",
+            "stage1.data=qa",
+            "train.steps=14",
+            "stage1.steps=4",
+            "train.batch_size=4",
+            "stage1.lr=0.01",
+            "stage2.lr=0.01",
+        ]
+    )
+    assert code == 0
+    for name in (
+        "config.json",
+        "projector.safetensors",
+        "adapter",
+        "README.md",
+        "metrics.jsonl",
+        "loss.png",
+        "align_config.yaml",
+        "checkpoint",
+    ):
+        assert (out / name).exists(), name
+    losses = [r["loss"] for r in read_metrics(out / "metrics.jsonl")]
+    assert len(losses) == 14 and sum(losses[-3:]) / 3 < 0.6 * sum(losses[:3]) / 3
+    card = (out / "README.md").read_text()
+    assert "Training data" in card and "hardware" in card and str(data) in card
+    model = VideoQAModel.from_pretrained(out)
+    assert model.is_lora and json.loads((out / "config.json").read_text())["lora"]["rank"] == 4
+    video = str(data / "videos" / "test-0.mp4")
+    assert isinstance(
+        model.answer(video, "What colour is the square?", options=["red", "blue"], max_new_tokens=2), str
+    )
+
+    capsys.readouterr()
+    assert cli_main(["align", "--config", TEST_YAML, "--out", str(tmp_path / "x"), "train.stepz=3"]) == 2
+    assert "train.stepz" in capsys.readouterr().err
+    assert (
+        cli_main(["align", "--config", TEST_YAML, "--out", str(tmp_path / "x"), f"data.path={tmp_path}/no"])
+        == 2
+    )
+    assert "not found" in capsys.readouterr().err
+
+
+def test_tuning_last_encoder_block_trains_it_without_a_cache(tiny, tmp_path):
+    cfg = _cfg(tiny, "encoder_tuning.last_blocks=1", "train.steps=2", "stage1.steps=1")
+    assert not cfg.use_cache
+    model = build_model(cfg)
+    groups = trainable_parameters(model)
+    batch = Batches(model, load_qa(cfg.data.path, "train"), cache=None)([0, 1])
+    assert batch["frames"].dtype == torch.uint8 and "encoder_tokens" not in batch
+    model(batch).backward()
+    tuned = {id(p) for p in groups["encoder"]}
+    assert tuned and all(p.grad is not None for p in groups["encoder"])
+    assert all(p.grad is None for p in model.encoder.parameters() if id(p) not in tuned)
+    out = train(cfg, tmp_path / "run")
+    assert not (out / "cache").exists() and (out / "encoder.safetensors").is_file()
