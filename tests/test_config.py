@@ -41,6 +41,9 @@ def test_yaml_and_overrides(tmp_path):
 
 def test_int_promotes_to_float_but_not_reverse():
     assert from_dict(Top, {"train": {"lr": 1}}).train.lr == 1.0
+    assert load_config(Top, None, ["train.lr=1e-3"]).train.lr == 1e-3  # YAML 1.1 reads this as a string
+    with pytest.raises(ConfigError, match="train.lr"):
+        load_config(Top, None, ["train.lr=fast"])
     with pytest.raises(ConfigError, match="train.steps"):
         from_dict(Top, {"train": {"steps": 1.5}})
 

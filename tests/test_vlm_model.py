@@ -240,3 +240,19 @@ def test_push_to_hub_uploads_a_loadable_model_dir(model, monkeypatch, tmp_path):
     again = VideoQAModel.from_pretrained(tmp_path / "uploaded")
     q = QUESTIONS[0]
     assert again.answer(_frames(0), q, max_new_tokens=6) == model.answer(_frames(0), q, max_new_tokens=6)
+
+
+def test_answer_only_logits_give_the_full_causal_lm_loss(model):
+    """forward() computes logits only where answers are predicted; the loss must not change."""
+    items = [
+        model.processor.encode(q, answer=a, has_video=True)
+        for q, a in zip(QUESTIONS, ["red", "three objects", "left"])
+    ]
+    batch = model.processor.collate(items, padding_side="right")
+    tokens = model.encode_tokens(torch.stack([_frames(i) for i in range(3)]))
+    batch["encoder_tokens"] = tokens
+    with torch.no_grad():
+        loss = model(batch)
+        embeds = model.embed_inputs(batch["input_ids"], batch["video_mask"], model.project(tokens))
+        full = model.llm(inputs_embeds=embeds, attention_mask=batch["attention_mask"], labels=batch["labels"])
+    torch.testing.assert_close(loss, full.loss)

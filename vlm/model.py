@@ -353,13 +353,19 @@ class VideoQAModel(nn.Module):
             tokens = None
         video_embeds = None if tokens is None else self.project(tokens)  # (Bv, K, W)
         embeds = self.embed_inputs(batch["input_ids"], batch["video_mask"], video_embeds)
-        out = self.llm(
+        labels = batch["labels"].to(self.device)  # (B, L)
+        targets = labels[:, 1:]  # position p predicts token p + 1
+        keep = (targets != -100).any(dim=0).nonzero().squeeze(1)  # (P,) positions that predict answers
+        out = self.llm(  # logits only where an answer token is predicted: the LM head is ~20% of a step
             inputs_embeds=embeds,
             attention_mask=batch["attention_mask"].to(self.device),
-            labels=batch["labels"].to(self.device),
+            logits_to_keep=keep,
             use_cache=False,
         )
-        return out.loss
+        logits = out.logits.float()  # (B, P, V)
+        return torch.nn.functional.cross_entropy(
+            logits.flatten(0, 1), targets[:, keep].flatten(), ignore_index=-100
+        )
 
     def training_loss(self, video, questions, answers, options=None, histories=None) -> torch.Tensor:
         """Loss of a batch of QA pairs. ``video``: encoder tokens (B, N, D), frames (B, T, C, H, W)
