@@ -118,7 +118,8 @@ def _add_bench_pretrain(sub: argparse._SubParsersAction) -> None:
 def _run_bench_pretrain(args: argparse.Namespace) -> int:
     from encoder.bench import bench_pretrain, format_report
 
-    report = bench_pretrain(args.config, args.overrides, steps=args.steps, warmup=args.warmup,
-                            threads=args.threads)
+    report = bench_pretrain(
+        args.config, args.overrides, steps=args.steps, warmup=args.warmup, threads=args.threads
+    )
     print(json.dumps(report) if args.json else format_report(report))
     return 0

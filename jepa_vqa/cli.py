@@ -67,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, exit 1
         if os.environ.get("JEPA_VQA_DEBUG"):
             raise
-        print(f"internal error: {type(exc).__name__}: {exc} (set JEPA_VQA_DEBUG=1 for a traceback)",
-              file=sys.stderr)
+        print(
+            f"internal error: {type(exc).__name__}: {exc} (set JEPA_VQA_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
         return 1
     return int(code or 0)
 

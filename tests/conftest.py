@@ -13,10 +13,14 @@ check which frames came back with :func:`frame_index`. Files are cached per sess
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the Hub
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
 def pattern_frame(index: int, height: int, width: int) -> np.ndarray:
@@ -95,3 +99,15 @@ def video_factory(tmp_path_factory):
 def tiny_mp4(video_factory) -> Path:
     """16 frames, 64x48, h264 in mp4, 10 fps; frame i shows index i (see :func:`frame_index`)."""
     return video_factory("tiny.mp4")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tiny models gain nothing from threads, and on a shared 2-core box oversubscribed OpenMP
+    threads spin (10-20x slower): every test runs torch on one thread."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import Literal
 
 import pytest
 
@@ -26,7 +26,7 @@ class Train:
 class Top:
     seed: int = 0
     objective: Literal["jepa", "mae"] = "jepa"
-    path: Optional[str] = None
+    path: str | None = None
     flag: bool = False
     train: Train = field(default_factory=Train)
 

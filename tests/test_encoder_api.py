@@ -20,15 +20,6 @@ from jepa_vqa.errors import UserError
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models gain nothing from threads, and on a shared CPU extra threads thrash."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _frames(T=16, H=48, W=40, seed=0) -> torch.Tensor:
     return torch.randint(
         0, 256, (T, 3, H, W), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed)

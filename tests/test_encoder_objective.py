@@ -12,15 +12,6 @@ from jepa_vqa.config import load_config
 from jepa_vqa.errors import UserError
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models gain nothing from threads, and on a shared CPU extra threads thrash."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _cfg(*overrides: str) -> ModelConfig:
     return load_config(ModelConfig, None, ["vit.preset=test", "predictor.depth=2", *overrides])
 

@@ -21,15 +21,6 @@ TEST_YAML = ROOT / "configs/pretrain/test.yaml"
 FAST = ["train.batch_size=2", "model.predictor.depth=1"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: the CI box is shared, and oversubscribed OpenMP threads spin (20x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
     return make_squares_world(tmp_path_factory.mktemp("world"), num_clips=12, frames=16, size=32)

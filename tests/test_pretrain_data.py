@@ -17,15 +17,6 @@ from encoder.data import DecodedClips, StepBatchSampler, VideoClips, build_loade
 from jepa_vqa.errors import UserError
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: the CI box is shared, and oversubscribed OpenMP threads spin (20x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def write_clip(path: Path, frames: np.ndarray, fps: int = 8) -> None:
     """Write uint8 ``(T, H, W, 3)`` frames as an h264 mp4 through PyAV."""
     import av

@@ -21,15 +21,6 @@ from encoder.probe import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: the CI box is shared, and oversubscribed OpenMP threads spin (20x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_probe_shapes():
     probe = AttentiveProbe(32, num_classes=5)
     assert probe(torch.randn(3, 7, 32)).shape == (3, 5)

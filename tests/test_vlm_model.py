@@ -15,15 +15,6 @@ from vlm.testing import make_tiny_llm, make_tiny_model
 QUESTIONS = ["What colour is the ball?", "How many objects are there?", "Which way does it move?"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread (and do not fight other processes for cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def llm_dir(tmp_path_factory):
     return make_tiny_llm(tmp_path_factory.mktemp("vlm") / "llm")
