@@ -101,7 +101,10 @@ class FeatureCache:
                 todo.append(video)
             else:
                 self.memory[video] = tokens
-        mine = todo[rank::world_size]
+        # Each clip belongs to one rank by its place in the full list (the same on every rank); sharding
+        # `todo` instead would race with files another rank is already writing.
+        owned = set(videos[rank::world_size])
+        mine = [v for v in todo if v in owned]
         encoder = self.model.encoder
         was_training = encoder.training
         encoder.eval()

@@ -15,7 +15,6 @@ start one.)
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import platform
@@ -370,20 +369,13 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m alignment.train --config F --out DIR [k=v ...]`` (what ``accelerate launch`` runs)."""
-    from jepa_vqa.errors import UserError
+    """``python -m alignment.train`` (what ``accelerate launch -m alignment.train`` runs)."""
+    from jepa_vqa.cli import config_module_main
 
-    parser = argparse.ArgumentParser(prog="alignment.train", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("overrides", nargs="*")
-    args = parser.parse_args(argv)
-    try:
-        train(load_config(AlignConfig, args.config, args.overrides), args.out)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    def run(config: str, out: str, overrides: list[str]) -> Path:
+        return train(load_config(AlignConfig, config, overrides), out)
+
+    return config_module_main("alignment.train", __doc__.splitlines()[0], run, argv)
 
 
 if __name__ == "__main__":

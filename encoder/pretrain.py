@@ -18,7 +18,6 @@ it exactly), ``encoder/`` (the exported EMA encoder: ``encoder.load_encoder(DIR)
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass, field
@@ -285,17 +284,9 @@ def run_from_args(config: str, out: str, overrides: list[str]) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m encoder.pretrain`` (what ``accelerate launch -m encoder.pretrain`` runs)."""
-    parser = argparse.ArgumentParser(prog="encoder.pretrain", description="JEPA / MAE video pretraining")
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("overrides", nargs="*", metavar="key=value")
-    args = parser.parse_args(argv)
-    try:
-        run_from_args(args.config, args.out, args.overrides)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    from jepa_vqa.cli import config_module_main
+
+    return config_module_main("encoder.pretrain", "JEPA / MAE video pretraining", run_from_args, argv)
 
 
 if __name__ == "__main__":

@@ -77,3 +77,19 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def config_module_main(prog: str, description: str, run, argv: list[str] | None = None) -> int:
+    """``python -m <module> --config F --out DIR [k=v ...]`` (what ``accelerate launch -m`` runs):
+    parse, call ``run(config, out, overrides)``, and turn a ``UserError`` into one line and exit 2."""
+    parser = _Parser(prog=prog, description=description)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("overrides", nargs="*", metavar="key=value")
+    args = parser.parse_args(argv)
+    try:
+        run(args.config, args.out, args.overrides)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

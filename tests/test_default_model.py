@@ -10,7 +10,9 @@ from jepa_vqa.cli import main
 from vlm.model import default_model_path
 
 DEFAULT = default_model_path()
-pytestmark = pytest.mark.skipif(not (DEFAULT / "config.json").is_file(), reason="checkpoints/default not built")
+pytestmark = pytest.mark.skipif(
+    not (DEFAULT / "config.json").is_file(), reason="checkpoints/default not built"
+)
 
 
 def test_default_model_dir_is_small_and_pickle_free():
