@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -47,7 +48,13 @@ CSS = ".banner {border-left: 4px solid #f59e0b; padding: 8px 12px; background: #
 
 
 def surprise_source(model) -> str | None:
-    """The encoder spec whose JEPA predictor gives the surprise curve (the model's own encoder)."""
+    """Where the surprise curve's JEPA predictor comes from: the model dir when it bundles its world
+    model (``world_model/``), else the model's own encoder spec (a pretrain run dir)."""
+    from encoder.surprise import WORLD_MODEL_DIR
+
+    model_dir = Path(getattr(model, "name", "") or "")
+    if str(model_dir) and (model_dir / WORLD_MODEL_DIR / "config.json").is_file():
+        return str(model_dir)
     return model.config.encoder
 
 

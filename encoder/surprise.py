@@ -44,12 +44,54 @@ def _load_cached(spec: str, stamp: float) -> nn.Module:
         )
     from encoder.objective import load_objective, objective_dir
 
+    if (Path(spec) / WORLD_MODEL_DIR / "config.json").is_file():
+        return load_bundled_world_model(Path(spec)).eval()
     if objective_dir(spec) is None:
         raise UserError(
             f"{spec} has no saved objective (objective/ with the predictor): surprise needs a pretrain run dir"
         )
     obj, _, _ = load_objective(spec)
     return obj.eval()
+
+
+WORLD_MODEL_DIR = "world_model"  # in a VideoQA model dir: the objective's config + predictor weights
+
+
+def save_bundled_world_model(objective_dir: str | Path, model_dir: str | Path) -> Path:
+    """Give a VideoQA model dir its world model at the cost of the predictor alone: the objective's
+    config and ``predictor.*`` weights go to ``model_dir/world_model/``; the encoder weights are the
+    model's own ``encoder.safetensors`` (the EMA target encoder of the same run)."""
+    from safetensors.torch import load_file, save_file
+
+    src, out = Path(objective_dir), Path(model_dir) / WORLD_MODEL_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    weights = load_file(str(src / "model.safetensors"))
+    predictor = {k: v.contiguous() for k, v in weights.items() if k.startswith("predictor.")}
+    save_file(predictor, str(out / "predictor.safetensors"))
+    (out / "config.json").write_text((src / "config.json").read_text())
+    return out
+
+
+def load_bundled_world_model(model_dir: Path) -> nn.Module:
+    """The objective of a VideoQA model dir written with :func:`save_bundled_world_model`; the
+    model's encoder serves as context and target encoder alike (as the EMA target does at inference)."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from encoder.objective import build_objective
+    from jepa_vqa.config import from_dict
+
+    config = json.loads((model_dir / WORLD_MODEL_DIR / "config.json").read_text())
+    obj = build_objective(config["objective"], from_dict(ModelConfig, config["model"]))
+    backbone = {
+        k.removeprefix("backbone."): v for k, v in load_file(str(model_dir / "encoder.safetensors")).items()
+    }
+    state = load_file(str(model_dir / WORLD_MODEL_DIR / "predictor.safetensors"))
+    for part in ("encoder", "target_encoder"):
+        state.update({f"{part}.{k}": v for k, v in backbone.items()})
+    obj.load_state_dict(state, strict=True)
+    return obj
 
 
 def load_world_model(spec: str | Path) -> nn.Module:

@@ -87,8 +87,10 @@ def evaluate(cfg: QuickstartConfig, model_dir: Path, world: Path, work: Path) ->
     )
 
 
-def ship(model_dir: Path, out: Path, results: dict, seconds: float, report: Path) -> None:
-    """Copy the model files (not the run's cache and checkpoints) to ``out``, results in the card."""
+def ship(model_dir: Path, encoder_dir: Path, out: Path, results: dict, seconds: float, report: Path) -> None:
+    """Copy the model files (not the run's cache and checkpoints) to ``out``, results in the card,
+    plus the encoder's predictor so that the app can draw surprise curves."""
+    from encoder.surprise import save_bundled_world_model
     from vlm.model import VideoQAModel
 
     model = VideoQAModel.from_pretrained(model_dir)
@@ -98,6 +100,7 @@ def ship(model_dir: Path, out: Path, results: dict, seconds: float, report: Path
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, card=card)
+    save_bundled_world_model(encoder_dir / "objective", tmp)
     if out.exists():
         shutil.rmtree(out)
     tmp.replace(out)
@@ -118,7 +121,7 @@ def quickstart(cfg: QuickstartConfig, out: str | Path) -> Path:
     _banner("4/4 evaluate")
     results = evaluate(cfg, model_dir, world, work)
     seconds = time.time() - start
-    ship(model_dir, out, results, seconds, work / "eval" / "report.md")
+    ship(model_dir, encoder_dir, out, results, seconds, work / "eval" / "report.md")
     report = work / "eval" / "report.md"
     if report.is_file():
         print(report.read_text())

@@ -30,3 +30,15 @@ def test_ask_with_the_default_model_answers(capsys):
     clip = sorted((DEFAULT.parents[1] / "app" / "examples").glob("*.mp4"))[0]
     assert main(["ask", str(clip), "How many objects are in the video?", "--no-stream"]) == 0
     assert capsys.readouterr().out.strip()
+
+
+def test_default_model_bundles_its_world_model_for_surprise_curves():
+    import torch
+
+    from encoder.surprise import surprise_curve
+    from encoder.video import read_frames
+
+    assert (DEFAULT / "world_model" / "predictor.safetensors").is_file()
+    clip = sorted((DEFAULT.parents[1] / "app" / "examples").glob("*.mp4"))[0]
+    curve = surprise_curve(str(DEFAULT), read_frames(clip, 16, 64))  # (S,)
+    assert curve.ndim == 1 and len(curve) > 1 and torch.isfinite(curve).all()
