@@ -111,3 +111,17 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def accelerate_two_cpus() -> list[str]:
+    """``python -m accelerate.commands.launch`` arguments for 2 gloo processes on CPU, on a free port
+    (other suites may run torchrun on the default port at the same time). ``--cpu`` would start one
+    process without MPI, hence ``--multi_gpu``, which falls back to gloo without CUDA."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+            "--main_process_port", str(port), "--mixed_precision", "no", "--dynamo_backend", "no"]  # fmt: skip

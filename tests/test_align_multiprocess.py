@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -16,14 +14,8 @@ from jepa_vqa.config import load_config
 from jepa_vqa.training import read_metrics
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_accelerate_two_processes_on_generated_world(tmp_path):
+def test_accelerate_two_processes_on_generated_world(tmp_path, accelerate_two_cpus):
     from vlm.model import VideoQAModel
     from vlm.testing import make_tiny_llm
     from worlds.config import WorldConfig
@@ -38,21 +30,9 @@ def test_accelerate_two_processes_on_generated_world(tmp_path):
     config = json.loads((llm / "config.json").read_text())  # byte-level descriptions need > 512 tokens
     (llm / "config.json").write_text(json.dumps({**config, "max_position_embeddings": 2048}))
     out = tmp_path / "run"
-    accelerate = Path(sys.executable).with_name("accelerate")
     cmd = [
-        str(accelerate),
-        "launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--main_process_port",
-        str(_free_port()),  # other suites may run torchrun on the default port at the same time
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
+        sys.executable,
+        *accelerate_two_cpus,
         "-m",
         "alignment.train",
         "--config",

@@ -74,7 +74,7 @@ def _run(args: list[str], launcher: list[str]) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_two_process_run_equals_single_process(model, world, tmp_path):
+def test_two_process_run_equals_single_process(model, world, tmp_path, accelerate_two_cpus):
     model_dir = model.save_pretrained(tmp_path / "model")
     common = [
         "--model",
@@ -92,19 +92,7 @@ def test_two_process_run_equals_single_process(model, world, tmp_path):
     ]
     single = _run([*common, "--out", str(tmp_path / "single")], [])
     assert single.returncode == 0, single.stderr[-2000:]
-    launch = [
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-    ]
+    launch = accelerate_two_cpus
     multi = _run([*common, "--out", str(tmp_path / "multi")], launch)
     assert multi.returncode == 0, multi.stderr[-2000:]
     a = json.loads((tmp_path / "single" / "results.json").read_text())

@@ -132,23 +132,13 @@ def test_cli_pretrain_and_bad_input(world, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_two_process_cpu_run(world, tmp_path):
+def test_two_process_cpu_run(world, tmp_path, accelerate_two_cpus):
     """2 gloo ranks under accelerate (torchrun): in sync, different data, rank 0 writes."""
     out = tmp_path / "ddp"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     cmd = [
         sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
+        *accelerate_two_cpus,
         "-m",
         "encoder.pretrain",
         "--config",
