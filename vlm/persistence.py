@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from encoder.vit import load_weights
 from jepa_vqa.config import from_dict, to_dict
 from jepa_vqa.errors import UserError
 
@@ -154,18 +155,6 @@ def read_config(model_dir: Path):
     return from_dict(VideoQAConfig, data)
 
 
-def _load_tensors(module: torch.nn.Module, path: Path) -> None:
-    from safetensors.torch import load_file
-
-    if not path.is_file():
-        raise UserError(f"weights file missing: {path}")
-    missing, unexpected = module.load_state_dict(load_file(str(path)), strict=False)
-    if missing or unexpected:
-        raise UserError(
-            f"{path} does not match the model config (missing {missing[:3]}, unexpected {unexpected[:3]})"
-        )
-
-
 def _load_encoder(model_dir: Path, config):
     """Rebuild the encoder from its saved config and weights; a frozen vjepa2 one from its spec."""
     from encoder import encoder_from_config, load_encoder
@@ -173,7 +162,7 @@ def _load_encoder(model_dir: Path, config):
     if not (model_dir / ENCODER_WEIGHTS).is_file():
         return load_encoder(config.encoder).eval()
     enc = encoder_from_config(config.encoder_config, config.encoder)
-    _load_tensors(enc, model_dir / ENCODER_WEIGHTS)
+    load_weights(enc, model_dir / ENCODER_WEIGHTS)
     return enc.eval()
 
 
@@ -195,7 +184,7 @@ def load_model(cls, path_or_id: str | Path, dtype=None, trainable: bool = False)
 
         llm = PeftModel.from_pretrained(llm, model_dir / ADAPTER_DIR, is_trainable=trainable)
     model = cls(config, encoder, llm, tokenizer)
-    _load_tensors(model.projector, model_dir / PROJECTOR_WEIGHTS)
+    load_weights(model.projector, model_dir / PROJECTOR_WEIGHTS)
     model.name = str(path_or_id)
     model.eval()
     return model
