@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from jepa_vqa.cli import add_run_arguments
+
 
 def _align(args: argparse.Namespace) -> int:
     from alignment.train import AlignConfig, train
@@ -21,9 +23,7 @@ def _align(args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register this package's top-level commands."""
     p = sub.add_parser("align", help="train the projector (+ LoRA) on video-QA data; writes a model dir")
-    p.add_argument("--config", required=True, help="YAML file (configs/align/*.yaml)")
-    p.add_argument("--out", required=True, help="run dir: checkpoints, metrics, the final model")
-    p.add_argument("overrides", nargs="*", metavar="k=v", help="dotted config overrides")
+    add_run_arguments(p, "YAML file (configs/align/*.yaml)", "run dir: checkpoints, metrics, the final model")
     p.set_defaults(func=_align)
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from jepa_vqa.cli import add_run_arguments
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register this package's top-level commands."""
@@ -70,9 +72,7 @@ def _run_bench_decode(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pretrain", help="JEPA (or objective=mae) pretraining; resumes from DIR")
-    p.add_argument("--config", required=True, help="a configs/pretrain/*.yaml file")
-    p.add_argument("--out", required=True, help="run dir (resumed if it holds a checkpoint)")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
+    add_run_arguments(p, "a configs/pretrain/*.yaml file", "run dir (resumed if it holds a checkpoint)")
     p.set_defaults(func=_run_pretrain)
 
 

@@ -79,13 +79,20 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
+def add_run_arguments(
+    parser: argparse.ArgumentParser, config_help: str = "a YAML preset", out_help: str = "run dir"
+) -> None:
+    """``--config F --out DIR [k=v ...]``: the arguments of every training command."""
+    parser.add_argument("--config", required=True, help=config_help)
+    parser.add_argument("--out", required=True, help=out_help)
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
+
+
 def config_module_main(prog: str, description: str, run, argv: list[str] | None = None) -> int:
     """``python -m <module> --config F --out DIR [k=v ...]`` (what ``accelerate launch -m`` runs):
     parse, call ``run(config, out, overrides)``, and turn a ``UserError`` into one line and exit 2."""
     parser = _Parser(prog=prog, description=description)
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("overrides", nargs="*", metavar="key=value")
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
     try:
         run(args.config, args.out, args.overrides)
