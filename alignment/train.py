@@ -155,6 +155,30 @@ class Batches:
         return batch
 
 
+@torch.no_grad()
+def fit_projector_inputs(model, videos: list[str], cache: FeatureCache | None, max_clips: int = 256) -> int:
+    """Set the projector's input standardisation from the encoder tokens of (up to ``max_clips``)
+    training clips: cached tokens when there is a cache, else a fresh encode of 64 clips. The
+    same list on every rank gives every rank the same statistics. Returns the clip count."""
+    videos = list(dict.fromkeys(videos))[: max_clips if cache is not None else 64]
+    total = squares = None
+    count = 0
+    for i in range(0, len(videos), 16):
+        chunk = videos[i : i + 16]
+        if cache is not None:
+            tokens = cache.batch(chunk)  # (b, N, D)
+        else:
+            tokens = model.encode_tokens(torch.stack([model.load_frames(v) for v in chunk]))  # (b, N, D)
+        flat = tokens.reshape(-1, tokens.shape[-1]).double().cpu()  # (b*N, D)
+        total = flat.sum(0) if total is None else total + flat.sum(0)
+        squares = flat.pow(2).sum(0) if squares is None else squares + flat.pow(2).sum(0)
+        count += flat.shape[0]
+    mean = total / count  # (D,)
+    std = (squares / count - mean.pow(2)).clamp_min(0).sqrt()  # (D,)
+    model.projector.set_input_statistics(mean.float(), std.float())
+    return len(videos)
+
+
 def hardware() -> str:
     """One line naming the accelerator (or CPU) this process trained on."""
     if torch.cuda.is_available():
@@ -267,6 +291,7 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
             videos, cfg.train.encode_batch_size, rank, world, accelerator.wait_for_everyone, progress=is_main
         )
     cache_seconds = time.time() - t_cache
+    fit_projector_inputs(model, list(qa_ds["video"]), cache)
     batches = {2: Batches(model, qa_ds, cache, "qa", is_main)}
     batches[1] = Batches(model, stage1_ds, cache, cfg.stage1.data, is_main) if stage1_ds is not None else None
 

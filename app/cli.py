@@ -2,13 +2,15 @@
 
 Usage:
 
-    jepa-vqa demo [--model DIR_OR_HUB_ID] [--port 7860] [--host 127.0.0.1]
+    jepa-vqa demo [--model DIR_OR_HUB_ID] [--port 7860] [--host 127.0.0.1] [--quantize int8]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+
+from vlm.inference import QUANTIZE_CHOICES
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +19,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="model dir or Hub id (default: the shipped default model)")
     p.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0 for all; default local)")
+    p.add_argument(
+        "--quantize",
+        choices=QUANTIZE_CHOICES,
+        default=None,
+        help="int8: quantise the LLM for fast CPU decoding",
+    )
     p.set_defaults(func=_demo)
 
 
@@ -36,8 +44,10 @@ def _demo(args: argparse.Namespace) -> int:
     from vlm.model import VideoQAModel, resolve_model
 
     # no --model: the shipped default (vlm.model.default_model_path), with a clear error if not built
-    model = VideoQAModel.from_pretrained(resolve_model(args.model))  # loaded once, shared by sessions
-    model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
+    model = VideoQAModel.from_pretrained(resolve_model(args.model), quantize=args.quantize)  # shared
+    if args.quantize is None:
+        model.to("cuda" if torch.cuda.is_available() else "cpu")
+    model.eval()
     try:
         serve(model, host=args.host, port=args.port)
     except OSError as exc:  # port busy, bad host

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from vlm.inference import QUANTIZE_CHOICES
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The flags shared by ``jepa-vqa eval`` and ``python -m eval.run``."""
@@ -27,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare", nargs="+", metavar="DIR", help="print one table across result dirs and exit")
     p.add_argument("--list", action="store_true", help="list the registered tasks and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--quantize", choices=QUANTIZE_CHOICES, help="int8: quantise the LLM for fast CPU decoding"
+    )
     p.add_argument("overrides", nargs="*", metavar="k=v", help="config overrides, e.g. batch_size=4")
 
 
@@ -56,6 +61,8 @@ def run_command(args: argparse.Namespace) -> int:
 
     get_task(args.task)  # fail fast on an unknown task, before loading anything heavy
     cfg = load_config(EvalConfig, args.config, args.overrides)
+    if args.quantize:
+        cfg.quantize = args.quantize
     results = evaluate_task(
         args.model,
         args.task,

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from vlm.inference import QUANTIZE_CHOICES
+
 CONTROLS = ("blind", "shuffled", "single_frame")
 
 
@@ -23,12 +25,15 @@ class EvalConfig:
     voe_reduce: Literal["max", "mean"] = "max"  # surprise after the event: its max or its mean
     voe_split: str | None = None  # only VoE pairs of this split (None: all; no labels are trained on)
     probe: dict[str, Any] = field(default_factory=dict)  # extra keyword arguments for train_probe
+    quantize: str | None = None  # "int8": the LLM quantised for CPU decoding (see vlm.inference)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         if self.max_new_tokens < 1:
             raise ValueError("max_new_tokens must be >= 1")
+        if self.quantize is not None and self.quantize not in QUANTIZE_CHOICES:
+            raise ValueError(f"quantize must be one of {QUANTIZE_CHOICES} or unset, got {self.quantize!r}")
         if self.n_boot < 10:
             raise ValueError("n_boot must be >= 10")
         unknown = [c for c in self.controls if c not in CONTROLS]

@@ -38,13 +38,16 @@ def default_model_spec() -> str:
     return str(path)
 
 
-def load_model(model_or_spec, device: str = "cpu"):
-    """A ``VideoQAModel`` from a dir/Hub id (or the default when None) on ``device``; objects pass through."""
+def load_model(model_or_spec, device: str = "cpu", quantize: str | None = None):
+    """A ``VideoQAModel`` from a dir/Hub id (or the default when None) on ``device``, its LLM
+    ``quantize``d if asked; objects pass through."""
     if model_or_spec is not None and not isinstance(model_or_spec, (str, Path)):
         return model_or_spec
     spec = str(model_or_spec) if model_or_spec is not None else default_model_spec()
     from vlm.model import VideoQAModel
 
+    if quantize is not None:
+        return VideoQAModel.from_pretrained(spec, quantize=quantize).eval()  # CPU only
     model = VideoQAModel.from_pretrained(spec)
     return model.to(device).eval()
 
@@ -106,7 +109,7 @@ def _run_qa(task, model_or_spec, data, limit, cfg, out, dist, progress) -> tuple
     examples = task.load(data)
     if limit is not None:
         examples = examples[:limit]
-    model = load_model(model_or_spec, dist.device)
+    model = load_model(model_or_spec, dist.device, cfg.quantize)
     metrics, samples, timings = run_qa(model, examples, cfg, dist, _answer_pool(task, data), progress)
     if not dist.is_main:
         return {}, None

@@ -247,3 +247,38 @@ def test_answer_only_logits_give_the_full_causal_lm_loss(model):
         embeds = model.embed_inputs(batch["input_ids"], batch["video_mask"], model.project(tokens))
         full = model.llm(inputs_embeds=embeds, attention_mask=batch["attention_mask"], labels=batch["labels"])
     torch.testing.assert_close(loss, full.loss)
+
+
+def test_inference_load_merges_lora_and_train_mode_unmerges_it(model, tmp_path):
+    from vlm.inference import lora_merged
+
+    loaded = VideoQAModel.from_pretrained(model.save_pretrained(tmp_path / "m"))
+    assert loaded.is_lora and lora_merged(loaded.llm) and not lora_merged(model.llm)
+    frames, q = torch.stack([_frames(7)]), QUESTIONS[2]
+    with torch.no_grad():
+        want = model.training_loss(frames, [q], ["left"])
+        torch.testing.assert_close(loaded.training_loss(frames, [q], ["left"]), want, rtol=1e-4, atol=1e-4)
+    assert loaded.answer(_frames(7), q, max_new_tokens=8) == model.answer(_frames(7), q, max_new_tokens=8)
+    loaded.train()
+    assert not lora_merged(loaded.llm)  # training sees base + adapter, so LoRA gets gradients
+    loaded.training_loss(frames, [q], ["left"]).backward()
+    assert any(p.grad is not None for n, p in loaded.llm.named_parameters() if "lora_A" in n)
+
+
+def test_int8_model_answers_close_to_fp32_and_refuses_to_train_or_save(model, tmp_path):
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
+
+    path = model.save_pretrained(tmp_path / "m")
+    quantized = VideoQAModel.from_pretrained(path, quantize="int8")
+    assert quantized.quantized == "int8" and not hasattr(quantized.llm, "peft_config")
+    assert any(isinstance(m, DynamicInt8Linear) for m in quantized.llm.modules())
+    frames, q = torch.stack([_frames(8)]), QUESTIONS[0]
+    with torch.no_grad():  # random weights with a large adapter: int8's worst case, so 15% slack
+        want = model.training_loss(frames, [q], ["red"])
+        torch.testing.assert_close(quantized.training_loss(frames, [q], ["red"]), want, rtol=0.15, atol=0.0)
+    assert isinstance(quantized.answer(_frames(8), q, max_new_tokens=6), str)
+    for action in (lambda: quantized.save_pretrained(tmp_path / "q"), quantized.train):
+        with pytest.raises(UserError, match="int8-quantised"):
+            action()
+    with pytest.raises(UserError, match="quantize mode"):
+        VideoQAModel.from_pretrained(path, quantize="int4")

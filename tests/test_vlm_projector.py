@@ -64,3 +64,42 @@ def test_grid_mismatch_and_config_errors():
         from_dict(ProjectorConfig, {"kind": "linear"})
     with pytest.raises(ConfigError, match="tokens must be >= 1"):
         from_dict(ProjectorConfig, {"tokens": 0})
+
+
+def test_time_steps_pool_time_to_give_space_more_tokens():
+    assert pooled_grid((8, 8, 8), 64, time_steps=4) == (4, 4, 4)
+    proj = build_projector(ProjectorConfig(tokens=64, time_steps=4), encoder_dim=8, llm_dim=8)
+    assert proj(torch.randn(2, 512, 8), grid=(8, 8, 8)).shape == (2, 64, 8)
+    with pytest.raises(ConfigError, match="time_steps"):
+        from_dict(ProjectorConfig, {"time_steps": 0})
+
+
+@pytest.mark.parametrize("kind", ["pool-mlp", "attentive"])
+def test_input_standardisation_removes_per_channel_offset_and_scale(kind):
+    torch.manual_seed(0)
+    proj = build_projector(ProjectorConfig(kind=kind, tokens=8), encoder_dim=6, llm_dim=10).eval()
+    tokens = torch.randn(3, 2 * 4 * 4, 6)  # (B, N, D)
+    offset, scale = torch.randn(6) * 50, torch.rand(6) * 20 + 1  # a big shared component per channel
+    raw = tokens * scale + offset
+    flat = raw.reshape(-1, 6)
+    proj.set_input_statistics(flat.mean(0), flat.std(0))
+    reference = build_projector(ProjectorConfig(kind=kind, tokens=8), encoder_dim=6, llm_dim=10).eval()
+    reference.load_state_dict(proj.state_dict())
+    ref_flat = tokens.reshape(-1, 6)
+    reference.set_input_statistics(ref_flat.mean(0), ref_flat.std(0))
+    torch.testing.assert_close(proj(raw, (2, 4, 4)), reference(tokens, (2, 4, 4)), rtol=1e-4, atol=1e-4)
+    assert {"input_mean", "input_std"} <= set(proj.state_dict())  # saved with the weights
+    plain = build_projector(ProjectorConfig(normalize_input=False), encoder_dim=6, llm_dim=10)
+    assert "input_mean" not in plain.state_dict()
+
+
+def test_output_starts_at_word_embedding_scale():
+    torch.manual_seed(0)
+    embeddings = torch.randn(100, 12) * torch.linspace(0.01, 0.2, 12)  # (V, W): per-channel scales
+    proj = build_projector(ProjectorConfig(tokens=4), encoder_dim=8, llm_dim=12).eval()
+    proj.match_embedding_scale(embeddings)
+    out = proj(torch.randn(4, 2 * 2 * 2, 8) * 30, grid=(2, 2, 2))  # (B, K, W)
+    word_rms = embeddings.pow(2).mean(1).sqrt().mean()
+    token_rms = out.pow(2).mean(-1).sqrt()  # (B, K)
+    assert torch.allclose(token_rms.mean(), word_rms, rtol=0.5)
+    torch.testing.assert_close(proj.out_norm.weight, embeddings.pow(2).mean(0).sqrt())  # per channel

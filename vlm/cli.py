@@ -12,6 +12,8 @@ import json
 import os
 from pathlib import Path
 
+from vlm.inference import QUANTIZE_CHOICES
+
 BENCH_FALLBACK = ("random:tiny", "embedded:smollm2-135m-instruct")
 
 
@@ -30,6 +32,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--no-stream", action="store_true", help="print the answer only when complete")
+    p.add_argument(
+        "--quantize",
+        choices=QUANTIZE_CHOICES,
+        default=None,
+        help="int8: quantise the LLM for fast CPU decoding",
+    )
     p.set_defaults(func=_ask)
 
     p = sub.add_parser("export", help="write a standalone model dir (LoRA merged into the LLM)")
@@ -56,6 +64,12 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--new-tokens", type=int, default=32)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument(
+        "--quantize",
+        choices=QUANTIZE_CHOICES,
+        default=None,
+        help="int8: quantise the LLM for fast CPU decoding",
+    )
     p.set_defaults(func=_bench_answer)
 
 
@@ -92,7 +106,7 @@ def _ask(args: argparse.Namespace) -> int:
         raise UserError(f"--max-new-tokens must be in 1..4096, got {args.max_new_tokens}")
     from vlm.model import VideoQAModel, resolve_model
 
-    model = VideoQAModel.from_pretrained(resolve_model(args.model))
+    model = VideoQAModel.from_pretrained(resolve_model(args.model), quantize=args.quantize)
     frames = model.load_frames(args.video)  # bad video: VideoDecodeError (exit 2) before generating
     gen = {"max_new_tokens": args.max_new_tokens}
     if args.no_stream:
@@ -133,11 +147,15 @@ def _bench_answer(args: argparse.Namespace) -> int:
     if args.video is not None:
         _check_video_file(args.video)
     if args.model is not None:
-        model = VideoQAModel.from_pretrained(args.model)
+        model = VideoQAModel.from_pretrained(args.model, quantize=args.quantize)
     elif (default_model_path() / "config.json").is_file():
-        model = VideoQAModel.from_pretrained(default_model_path())
+        model = VideoQAModel.from_pretrained(default_model_path(), quantize=args.quantize)
     else:
         model = VideoQAModel.build(*BENCH_FALLBACK)
+        if args.quantize:
+            from vlm.inference import quantize_llm
+
+            quantize_llm(model, args.quantize)
     with tempfile.TemporaryDirectory() as tmp:
         video = args.video or write_test_clip(Path(tmp) / "clip.mp4", num_frames=16)
         print(json.dumps(bench_answer(model, video, runs=args.runs, new_tokens=args.new_tokens)))

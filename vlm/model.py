@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from jepa_vqa.errors import UserError
+from vlm.inference import refuse_if_quantized, unmerge_lora
 from vlm.processor import PromptConfig, VideoQAProcessor, validate_text
 from vlm.projector import ProjectorConfig, build_projector
 
@@ -129,9 +130,11 @@ class VideoQAModel(nn.Module):
         self.encoder = encoder
         self.llm = llm
         self.tokenizer = tokenizer
+        self.quantized: str | None = None  # "int8" after vlm.inference.quantize_llm
         self.name = f"{config.encoder} + {config.llm}"
         llm_dim = llm.get_input_embeddings().embedding_dim
         self.projector = build_projector(config.projector, encoder.embed_dim, llm_dim)
+        self.projector.match_embedding_scale(llm.get_input_embeddings().weight)  # saved weights override
         size = encoder.image_size
         self.grid = tuple(encoder.grid(config.num_frames, size, size))  # (t, h, w)
         self.num_video_tokens = self.projector.num_tokens(self.grid)
@@ -176,18 +179,32 @@ class VideoQAModel(nn.Module):
 
     @classmethod
     def from_pretrained(
-        cls, path_or_id: str | Path | None = None, dtype=None, trainable: bool = False
+        cls,
+        path_or_id: str | Path | None = None,
+        dtype=None,
+        trainable: bool = False,
+        quantize: str | None = None,
     ) -> VideoQAModel:
         """Load a model dir written by :meth:`save_pretrained` (or a Hub repo holding one);
-        ``None``: the shipped default model."""
+        ``None``: the shipped default model. For inference (not ``trainable``) LoRA is merged into
+        the LLM; ``quantize="int8"`` also quantises the LLM for fast CPU decoding (see vlm.inference)."""
+        from vlm.inference import merge_lora, quantize_llm
         from vlm.persistence import load_model
 
-        return load_model(cls, resolve_model(path_or_id), dtype=dtype, trainable=trainable)
+        model = load_model(cls, resolve_model(path_or_id), dtype=dtype, trainable=trainable)
+        if quantize is not None:
+            if trainable:
+                raise UserError("a quantised model is for inference only: do not ask for trainable")
+            quantize_llm(model, quantize)
+        elif not trainable:
+            merge_lora(model)
+        return model
 
     def save_pretrained(self, out_dir: str | Path, card: dict | None = None) -> Path:
         """Write the model dir atomically; ``card`` (training data, results...) goes to README.md."""
         from vlm.persistence import save_model
 
+        refuse_if_quantized(self, "save")
         if card is not None:
             self.config.card = dict(card)
         return save_model(self, out_dir)
@@ -196,12 +213,14 @@ class VideoQAModel(nn.Module):
         """A standalone dir with the LLM weights inside (``llm/``); ``merge`` folds LoRA into them."""
         from vlm.persistence import export_model
 
+        refuse_if_quantized(self, "export")
         return export_model(self, out_dir, merge=merge)
 
     def push_to_hub(self, repo_id: str, private: bool = False, token: str | None = None) -> str:
         """Save to a temp dir and upload it to the Hub repo ``repo_id``; returns the commit URL."""
         from vlm.persistence import push_model
 
+        refuse_if_quantized(self, "push")
         return push_model(self, repo_id, private=private, token=token)
 
     # -- trainable parts ---------------------------------------------------------------------------
@@ -247,7 +266,11 @@ class VideoQAModel(nn.Module):
         return [p for p in self.parameters() if p.requires_grad]
 
     def train(self, mode: bool = True) -> VideoQAModel:
-        """Like ``nn.Module.train``, but a fully frozen encoder stays in eval mode."""
+        """Like ``nn.Module.train``, but a fully frozen encoder stays in eval mode, and training mode
+        takes merged LoRA back out of the base weights (so that the adapter gets gradients)."""
+        if mode:
+            refuse_if_quantized(self, "train")
+            unmerge_lora(self)
         super().train(mode)
         if not self.config.unfreeze_encoder_blocks:
             self.encoder.eval()

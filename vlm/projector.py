@@ -2,6 +2,12 @@
 
 Two kinds behind one interface (``forward(tokens, grid)``, ``num_tokens(grid)``):
 
+- both first standardise every encoder channel with dataset statistics
+  (:meth:`Projector.set_input_statistics`): raw JEPA tokens share a large common component, so
+  without it two clips' projected tokens differ by a few percent and the LLM reads a constant;
+- both end with an RMSNorm whose gain starts at the per-channel RMS of the LLM's word embeddings
+  (:meth:`Projector.match_embedding_scale`), so video tokens enter the LLM at the scale of words;
+
 - ``pool-mlp``: adaptive average pooling over space, per time step, down to a token budget (time
   order survives: K = t x (ph*pw)), an optional learned time embedding, then a 2-layer GELU MLP;
 - ``attentive``: K learned queries cross-attend to all tokens (with the time embedding), then the MLP.
@@ -29,6 +35,9 @@ class ProjectorConfig:
 
     kind: Literal["pool-mlp", "attentive"] = "pool-mlp"
     tokens: int = 32  # budget K of video tokens per clip
+    time_steps: int | None = None  # pool time down to this many steps (None: keep all the budget allows)
+    normalize_input: bool = True  # standardise encoder channels with dataset statistics
+    match_embedding_scale: bool = True  # output RMSNorm at the scale of the LLM's word embeddings
     hidden_size: int | None = None  # MLP hidden width; None: the LLM width
     time_embedding: bool = True  # learned embedding per encoder time step
     max_time_steps: int = 64
@@ -39,14 +48,19 @@ class ProjectorConfig:
             raise ValueError(f"tokens must be >= 1, got {self.tokens}")
         if self.hidden_size is not None and self.hidden_size < 1:
             raise ValueError(f"hidden_size must be >= 1, got {self.hidden_size}")
+        if self.time_steps is not None and self.time_steps < 1:
+            raise ValueError(f"time_steps must be >= 1, got {self.time_steps}")
         if self.num_heads < 1 or self.max_time_steps < 1:
             raise ValueError("num_heads and max_time_steps must be >= 1")
 
 
-def pooled_grid(grid: tuple[int, int, int], budget: int) -> tuple[int, int, int]:
-    """The ``(t', ph, pw)`` a token grid is pooled to: keep time if the budget allows, then the
-    most square spatial grid with ``ph*pw <= budget // t``."""
+def pooled_grid(
+    grid: tuple[int, int, int], budget: int, time_steps: int | None = None
+) -> tuple[int, int, int]:
+    """The ``(t', ph, pw)`` a token grid is pooled to: keep time (at most ``time_steps``) if the
+    budget allows, then the most square spatial grid with ``ph*pw <= budget // t'``."""
     t, h, w = grid
+    t = min(t, time_steps) if time_steps else t
     if budget < t:
         return budget, 1, 1
     per_step = min(budget // t, h * w)
@@ -79,6 +93,34 @@ class Projector(nn.Module):
             nn.Parameter(torch.zeros(cfg.max_time_steps, encoder_dim)) if cfg.time_embedding else None
         )
         self.mlp = _MLP(encoder_dim, cfg.hidden_size or llm_dim, llm_dim)
+        if cfg.normalize_input:
+            self.register_buffer("input_mean", torch.zeros(encoder_dim))
+            self.register_buffer("input_std", torch.ones(encoder_dim))
+        self.out_norm = nn.RMSNorm(llm_dim, eps=1e-6) if cfg.match_embedding_scale else nn.Identity()
+
+    @torch.no_grad()
+    def set_input_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Per-channel ``mean`` and ``std`` (D,) of encoder tokens over the training clips."""
+        if self.cfg.normalize_input:
+            self.input_mean.copy_(mean)
+            self.input_std.copy_(std.clamp_min(1e-6))
+
+    @torch.no_grad()
+    def match_embedding_scale(self, embeddings: torch.Tensor) -> None:
+        """Start the output gain at the per-channel RMS of the word ``embeddings`` (V, W)."""
+        if self.cfg.match_embedding_scale:
+            rms = embeddings.detach().double().pow(2).mean(0).sqrt()  # (W,)
+            self.out_norm.weight.copy_(rms.float())
+
+    def standardise(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``tokens`` (B, N, D) -> per-channel standardised tokens (B, N, D)."""
+        if not self.cfg.normalize_input:
+            return tokens
+        return (tokens - self.input_mean) / self.input_std
+
+    def output(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled tokens (B, K, D) -> LLM-width embeddings at word-embedding scale (B, K, W)."""
+        return self.out_norm(self.mlp(x))
 
     def add_time(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` (B, t, S, D): add the embedding of each time step."""
@@ -99,7 +141,7 @@ class PoolMLPProjector(Projector):
     """Adaptive average pool over (h, w) per time step, then the MLP."""
 
     def num_tokens(self, grid: tuple[int, int, int]) -> int:
-        t, ph, pw = pooled_grid(grid, self.cfg.tokens)
+        t, ph, pw = pooled_grid(grid, self.cfg.tokens, self.cfg.time_steps)
         return t * ph * pw
 
     def forward(self, tokens: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
@@ -107,12 +149,12 @@ class PoolMLPProjector(Projector):
         t, h, w = grid
         if n != t * h * w:
             raise ValueError(f"{n} tokens do not match the grid {grid}")
-        pt, ph, pw = pooled_grid(grid, self.cfg.tokens)
-        x = tokens.transpose(1, 2).reshape(b, d, t, h, w)  # (B, D, t, h, w)
+        pt, ph, pw = pooled_grid(grid, self.cfg.tokens, self.cfg.time_steps)
+        x = self.standardise(tokens).transpose(1, 2).reshape(b, d, t, h, w)  # (B, D, t, h, w)
         x = F.adaptive_avg_pool3d(x, (pt, ph, pw))  # (B, D, t', ph, pw)
         x = x.flatten(3).permute(0, 2, 3, 1)  # (B, t', ph*pw, D)
         x = self.add_time(x).flatten(1, 2)  # (B, K, D)
-        return self.mlp(x)  # (B, K, W)
+        return self.output(x)  # (B, K, W)
 
 
 class AttentiveProjector(Projector):
@@ -133,10 +175,11 @@ class AttentiveProjector(Projector):
         t = grid[0]
         if n != t * grid[1] * grid[2]:
             raise ValueError(f"{n} tokens do not match the grid {grid}")
-        kv = self.norm(self.add_time(tokens.reshape(b, t, n // t, d)).flatten(1, 2))  # (B, N, D)
+        x = self.standardise(tokens).reshape(b, t, n // t, d)  # (B, t, h*w, D)
+        kv = self.norm(self.add_time(x).flatten(1, 2))  # (B, N, D)
         q = self.queries.expand(b, -1, -1)  # (B, K, D)
         x, _ = self.attn(q, kv, kv, need_weights=False)  # (B, K, D)
-        return self.mlp(x + q)  # (B, K, W)
+        return self.output(x + q)  # (B, K, W)
 
 
 PROJECTORS = {"pool-mlp": PoolMLPProjector, "attentive": AttentiveProjector}
