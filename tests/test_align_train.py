@@ -82,6 +82,23 @@ def test_feature_cache_hits_on_second_run(tiny, tmp_path):
     assert FeatureCache(model, tmp_path / "cache").build(videos[:1], progress=False) == 1
 
 
+def test_projector_input_statistics_come_from_the_training_clips(tiny, tmp_path):
+    from alignment.train import fit_projector_inputs
+
+    cfg = _cfg(tiny)
+    model = build_model(cfg)
+    videos = sorted(str(p) for p in (tiny[0] / "videos").glob("*.mp4"))[:3]
+    cache = FeatureCache(model, tmp_path / "cache")
+    cache.build(videos, batch_size=2, progress=False)
+    assert fit_projector_inputs(model, videos + videos[:1], cache) == 3  # each clip counted once
+    tokens = cache.batch(videos).reshape(-1, model.encoder.embed_dim)  # (3*N, D)
+    torch.testing.assert_close(model.projector.input_mean, tokens.mean(0), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(model.projector.input_std, tokens.std(0, correction=0), rtol=1e-3, atol=1e-5)
+    uncached = build_model(cfg)  # no cache (a tuned encoder): the same statistics from fresh encodes
+    fit_projector_inputs(uncached, videos, None)
+    torch.testing.assert_close(uncached.projector.input_mean, model.projector.input_mean, rtol=1e-4, atol=1e-5)
+
+
 def test_exact_resume(tiny, tmp_path):
     over = ["train.steps=6", "stage1.steps=2", "train.checkpoint_every=100", "stage2.lora.dropout=0.1"]
     straight = read_metrics(train(_cfg(tiny, *over), tmp_path / "a") / "metrics.jsonl")
@@ -136,6 +153,7 @@ def test_cli_end_to_end_loss_falls_and_model_loads(tiny, tmp_path, capsys):
     assert "Training data" in card and "hardware" in card and str(data) in card
     model = VideoQAModel.from_pretrained(out)
     assert model.is_lora and json.loads((out / "config.json").read_text())["lora"]["rank"] == 4
+    assert not torch.equal(model.projector.input_std, torch.ones_like(model.projector.input_std))  # saved
     video = str(data / "videos" / "test-0.mp4")
     assert isinstance(
         model.answer(video, "What colour is the square?", options=["red", "blue"], max_new_tokens=2), str
