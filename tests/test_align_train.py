@@ -96,7 +96,9 @@ def test_projector_input_statistics_come_from_the_training_clips(tiny, tmp_path)
     torch.testing.assert_close(model.projector.input_std, tokens.std(0, correction=0), rtol=1e-3, atol=1e-5)
     uncached = build_model(cfg)  # no cache (a tuned encoder): the same statistics from fresh encodes
     fit_projector_inputs(uncached, videos, None)
-    torch.testing.assert_close(uncached.projector.input_mean, model.projector.input_mean, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        uncached.projector.input_mean, model.projector.input_mean, rtol=1e-4, atol=1e-5
+    )
 
 
 def test_exact_resume(tiny, tmp_path):

@@ -56,7 +56,7 @@ def quantize_llm(model, mode: str) -> None:
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
         llm = quantize_dynamic(
-            llm.float().eval(), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8
+            llm.float().eval(), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
         )
     model.llm = llm
     model.quantized = mode

@@ -101,8 +101,11 @@ def export_model(model, out_dir: str | Path, merge: bool = True) -> Path:
         llm = copy.deepcopy(model.llm).merge_and_unload()
         config.lora = None
     elif model.is_lora:
+        from vlm.inference import lora_merged
+
         llm = copy.deepcopy(model.llm)
-        llm.unmerge_adapter()  # base weights without the adapter, which is saved apart
+        if lora_merged(llm):
+            llm.unmerge_adapter()  # base weights without the adapter, which is saved apart
         llm = llm.get_base_model()
 
     def write(tmp: Path) -> None:
