@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from vlm.inference import QUANTIZE_CHOICES
+from vlm.inference import add_quantize_argument
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -19,12 +19,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="model dir or Hub id (default: the shipped default model)")
     p.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0 for all; default local)")
-    p.add_argument(
-        "--quantize",
-        choices=QUANTIZE_CHOICES,
-        default=None,
-        help="int8: quantise the LLM for fast CPU decoding",
-    )
+    add_quantize_argument(p)
     p.set_defaults(func=_demo)
 
 

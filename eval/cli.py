@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from vlm.inference import QUANTIZE_CHOICES
+from vlm.inference import add_quantize_argument
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,9 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare", nargs="+", metavar="DIR", help="print one table across result dirs and exit")
     p.add_argument("--list", action="store_true", help="list the registered tasks and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument(
-        "--quantize", choices=QUANTIZE_CHOICES, help="int8: quantise the LLM for fast CPU decoding"
-    )
+    add_quantize_argument(p)
     p.add_argument("overrides", nargs="*", metavar="k=v", help="config overrides, e.g. batch_size=4")
 
 

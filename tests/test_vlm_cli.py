@@ -113,3 +113,27 @@ def test_bench_answer_reports_figures(capsys, model_dir, clip):
     for key in ("decode_ms", "encode_ms", "prefill_ms", "ttft_ms", "tokens_per_s", "peak_rss_mb"):
         assert row[key] > 0, key
     assert row["new_tokens"] == 4 and row["frames"] == 16
+
+
+def test_quantize_int8_answers_and_benches_and_bad_mode_exits_2(capsys, model_dir, clip):
+    code, out, err = _run(
+        capsys,
+        "ask",
+        "--model",
+        str(model_dir),
+        str(clip),
+        "What colour?",
+        "--quantize",
+        "int8",
+        "--no-stream",
+    )
+    assert code == 0, err
+    assert out.endswith("\n")
+    code, out, _ = _run(
+        capsys, "bench", "answer", "--model", str(model_dir), "--video", str(clip), "--runs", "1",
+        "--new-tokens", "3", "--quantize", "int8",
+    )  # fmt: skip
+    assert code == 0 and json.loads(out.strip().splitlines()[-1])["tokens_per_s"] > 0
+    with pytest.raises(SystemExit) as exc:  # argparse: usage line and exit 2
+        main(["ask", "--model", str(model_dir), str(clip), "What?", "--quantize", "int4"])
+    assert exc.value.code == 2 and "int4" in capsys.readouterr().err

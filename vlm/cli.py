@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from vlm.inference import QUANTIZE_CHOICES
+from vlm.inference import add_quantize_argument
 
 BENCH_FALLBACK = ("random:tiny", "embedded:smollm2-135m-instruct")
 
@@ -32,12 +32,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--no-stream", action="store_true", help="print the answer only when complete")
-    p.add_argument(
-        "--quantize",
-        choices=QUANTIZE_CHOICES,
-        default=None,
-        help="int8: quantise the LLM for fast CPU decoding",
-    )
+    add_quantize_argument(p)
     p.set_defaults(func=_ask)
 
     p = sub.add_parser("export", help="write a standalone model dir (LoRA merged into the LLM)")
@@ -64,12 +59,7 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--new-tokens", type=int, default=32)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument(
-        "--quantize",
-        choices=QUANTIZE_CHOICES,
-        default=None,
-        help="int8: quantise the LLM for fast CPU decoding",
-    )
+    add_quantize_argument(p)
     p.set_defaults(func=_bench_answer)
 
 

@@ -24,6 +24,16 @@ from jepa_vqa.errors import UserError
 QUANTIZE_CHOICES = ("int8",)  # torch is imported lazily: the CLI reads this to build its flags
 
 
+def add_quantize_argument(parser) -> None:
+    """The ``--quantize`` flag of every command that answers questions (ask, eval, demo, bench)."""
+    parser.add_argument(
+        "--quantize",
+        choices=QUANTIZE_CHOICES,
+        default=None,
+        help="int8: quantise the LLM for fast CPU decoding",
+    )
+
+
 def lora_merged(llm) -> bool:
     """Whether the LoRA adapters of ``llm`` are folded into its base weights."""
     return any(getattr(module, "merged", False) for module in llm.modules())

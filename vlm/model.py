@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from jepa_vqa.errors import UserError
-from vlm.inference import refuse_if_quantized, unmerge_lora
+from vlm.inference import merge_lora, quantize_llm, refuse_if_quantized, unmerge_lora
 from vlm.processor import PromptConfig, VideoQAProcessor, validate_text
 from vlm.projector import ProjectorConfig, build_projector
 
@@ -188,7 +188,6 @@ class VideoQAModel(nn.Module):
         """Load a model dir written by :meth:`save_pretrained` (or a Hub repo holding one);
         ``None``: the shipped default model. For inference (not ``trainable``) LoRA is merged into
         the LLM; ``quantize="int8"`` also quantises the LLM for fast CPU decoding (see vlm.inference)."""
-        from vlm.inference import merge_lora, quantize_llm
         from vlm.persistence import load_model
 
         model = load_model(cls, resolve_model(path_or_id), dtype=dtype, trainable=trainable)
