@@ -52,7 +52,7 @@ def unmerge_lora(model) -> None:
 
 
 def quantize_llm(model, mode: str) -> None:
-    """Replace the LLM by an int8 dynamically quantised copy of its LoRA-merged weights (CPU only)."""
+    """Fold LoRA into the LLM, then int8-quantise its linear layers in place (CPU only)."""
     if mode not in QUANTIZE_CHOICES:
         raise UserError(f"unknown quantize mode {mode!r}; choose one of {', '.join(QUANTIZE_CHOICES)}")
     if model.device.type != "cpu":

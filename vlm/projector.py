@@ -35,7 +35,7 @@ class ProjectorConfig:
 
     kind: Literal["pool-mlp", "attentive"] = "pool-mlp"
     tokens: int = 32  # budget K of video tokens per clip
-    time_steps: int | None = None  # pool time down to this many steps (None: keep all the budget allows)
+    time_steps: int | None = None  # pool-mlp: at most this many time steps (None: all the budget allows)
     normalize_input: bool = True  # standardise encoder channels with dataset statistics
     match_embedding_scale: bool = True  # output RMSNorm at the scale of the LLM's word embeddings
     hidden_size: int | None = None  # MLP hidden width; None: the LLM width
