@@ -20,6 +20,7 @@ from pathlib import Path
 
 import datasets
 
+from jepa_vqa.config import read_json
 from jepa_vqa.errors import UserError
 
 REQUIRED = {
@@ -147,10 +148,7 @@ def _world_clips(path: Path) -> tuple[Path, list[dict]]:
     world = path / "world.json" if path.is_dir() else path.parent / "world.json"
     if not world.is_file():
         raise DatasetError(f"stage-1 descriptions need the world ground truth, but {world} is missing")
-    try:
-        data = json.loads(world.read_text())
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"{world}: not valid JSON ({exc.msg})") from None
+    data = read_json(world, DatasetError)
     clips = data.get("clips") if isinstance(data, dict) else None
     if not isinstance(clips, list):
         raise DatasetError(f"{world}: missing field 'clips' (a list)")

@@ -24,6 +24,7 @@ from torch import nn
 
 from encoder.config import ViTConfig
 from encoder.rope import Rope3D, apply_rope, sincos_embed, token_coords
+from jepa_vqa.config import read_json
 from jepa_vqa.errors import UserError
 
 CONFIG_NAME = "config.json"
@@ -265,10 +266,7 @@ def read_config(model_dir: str | Path) -> dict:
     path = Path(model_dir) / CONFIG_NAME
     if not path.is_file():
         raise UserError(f"no {CONFIG_NAME} in {model_dir}")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path} is not valid JSON: {exc}") from None
+    return read_json(path)
 
 
 def load_weights(model: nn.Module, path: Path) -> None:

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from eval.example import Example
+from jepa_vqa.config import read_json
 from jepa_vqa.errors import UserError
 
 VIDEO_EXTS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".gif")
@@ -148,10 +149,7 @@ def _find_table(path: Path, split: str | None) -> Path:
 
 
 def _read_json_table(path: Path) -> list[dict]:
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON ({exc.msg})") from None
+    data = read_json(path)
     if isinstance(data, dict):  # {"id": {...}, ...} tables
         data = [dict(v, id=v.get("id", k)) if isinstance(v, dict) else v for k, v in data.items()]
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):

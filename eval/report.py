@@ -11,6 +11,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from jepa_vqa.config import read_json
 from jepa_vqa.errors import UserError
 
 CONTROL_ORDER = ("blind", "shuffled", "single_frame", "chance", "majority")
@@ -207,10 +208,7 @@ def compare_table(dirs: list[str]) -> str:
         path = Path(d) / "results.json"
         if not path.is_file():
             raise UserError(f"no results.json in {d}")
-        try:
-            res = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}: not valid JSON ({exc.msg})") from None
+        res = read_json(path)
         main, ctrl = headline(res)
         rows.append(
             [d, res.get("task"), res.get("model"), res.get("num_examples"), fmt(main)]

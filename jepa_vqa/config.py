@@ -13,6 +13,7 @@ re-raised as ``ConfigError``).
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from pathlib import Path
@@ -20,9 +21,17 @@ from typing import Any, TypeVar, Union
 
 import yaml
 
-from jepa_vqa.errors import ConfigError
+from jepa_vqa.errors import ConfigError, UserError
 
 T = TypeVar("T")
+
+
+def read_json(path: str | Path, error: type[UserError] = UserError) -> Any:
+    """The parsed content of the JSON file ``path``; invalid JSON raises ``error`` naming the file."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}: not valid JSON ({exc.msg})") from None
 
 
 def _is_dataclass_type(tp: Any) -> bool:

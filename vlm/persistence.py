@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from encoder.vit import load_weights
-from jepa_vqa.config import from_dict, to_dict
+from jepa_vqa.config import from_dict, read_json, to_dict
 from jepa_vqa.errors import UserError
 
 CONFIG_NAME = "config.json"
@@ -151,10 +151,7 @@ def read_config(model_dir: Path):
     """The strict :class:`VideoQAConfig` of a model dir."""
     from vlm.model import VideoQAConfig
 
-    try:
-        data = json.loads((model_dir / CONFIG_NAME).read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{model_dir / CONFIG_NAME} is not valid JSON: {exc}") from None
+    data = read_json(model_dir / CONFIG_NAME)
     if not isinstance(data, dict) or data.pop("format", None) != FORMAT:
         raise UserError(f'{model_dir} is not a jepa-vqa model dir (config.json has no "format": "{FORMAT}")')
     return from_dict(VideoQAConfig, data)
