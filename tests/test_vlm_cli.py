@@ -28,7 +28,8 @@ def _run(capsys, *argv):
     return code, out, err
 
 
-def test_ask_prints_an_answer(capsys, model_dir, clip):
+@pytest.mark.parametrize("quantize", [[], ["--quantize", "int8"]], ids=["fp32", "int8"])
+def test_ask_prints_an_answer(capsys, model_dir, clip, quantize):
     code, out, err = _run(
         capsys,
         "ask",
@@ -39,6 +40,7 @@ def test_ask_prints_an_answer(capsys, model_dir, clip):
         "--max-new-tokens",
         "5",
         "--no-stream",
+        *quantize,
     )
     assert code == 0, err
     assert out.endswith("\n") and out.count("\n") >= 1
@@ -115,20 +117,7 @@ def test_bench_answer_reports_figures(capsys, model_dir, clip):
     assert row["new_tokens"] == 4 and row["frames"] == 16
 
 
-def test_quantize_int8_answers_and_benches_and_bad_mode_exits_2(capsys, model_dir, clip):
-    code, out, err = _run(
-        capsys,
-        "ask",
-        "--model",
-        str(model_dir),
-        str(clip),
-        "What colour?",
-        "--quantize",
-        "int8",
-        "--no-stream",
-    )
-    assert code == 0, err
-    assert out.endswith("\n")
+def test_quantize_int8_benches_and_bad_mode_exits_2(capsys, model_dir, clip):
     code, out, _ = _run(
         capsys, "bench", "answer", "--model", str(model_dir), "--video", str(clip), "--runs", "1",
         "--new-tokens", "3", "--quantize", "int8",
