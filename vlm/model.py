@@ -134,7 +134,6 @@ class VideoQAModel(nn.Module):
         self.name = f"{config.encoder} + {config.llm}"
         llm_dim = llm.get_input_embeddings().embedding_dim
         self.projector = build_projector(config.projector, encoder.embed_dim, llm_dim)
-        self.projector.match_embedding_scale(llm.get_input_embeddings().weight)  # saved weights override
         size = encoder.image_size
         self.grid = tuple(encoder.grid(config.num_frames, size, size))  # (t, h, w)
         self.num_video_tokens = self.projector.num_tokens(self.grid)
@@ -172,6 +171,7 @@ class VideoQAModel(nn.Module):
             encoder_config=encoder.config_dict(),
         )
         model = cls(config, encoder, llm, tokenizer)
+        model.projector.match_embedding_scale(llm.get_input_embeddings().weight)  # a new projector only
         settings = _lora_settings(lora)
         if settings is not None:
             model.add_lora(settings.rank, settings.alpha, settings.dropout, settings.target_modules)
