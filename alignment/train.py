@@ -161,17 +161,17 @@ def fit_projector_inputs(model, videos: list[str], cache: FeatureCache | None, m
     training clips: cached tokens when there is a cache, else a fresh encode of 64 clips. The
     same list on every rank gives every rank the same statistics. Returns the clip count."""
     videos = list(dict.fromkeys(videos))[: max_clips if cache is not None else 64]
-    total = squares = None
-    count = 0
+    dim = model.encoder.embed_dim
+    total, squares, count = torch.zeros(dim, dtype=torch.float64), torch.zeros(dim, dtype=torch.float64), 0
     for i in range(0, len(videos), 16):
         chunk = videos[i : i + 16]
         if cache is not None:
             tokens = cache.batch(chunk)  # (b, N, D)
         else:
             tokens = model.encode_tokens(torch.stack([model.load_frames(v) for v in chunk]))  # (b, N, D)
-        flat = tokens.reshape(-1, tokens.shape[-1]).double().cpu()  # (b*N, D)
-        total = flat.sum(0) if total is None else total + flat.sum(0)
-        squares = flat.pow(2).sum(0) if squares is None else squares + flat.pow(2).sum(0)
+        flat = tokens.reshape(-1, dim).double().cpu()  # (b*N, D)
+        total += flat.sum(0)
+        squares += flat.pow(2).sum(0)
         count += flat.shape[0]
     mean = total / count  # (D,)
     std = (squares / count - mean.pow(2)).clamp_min(0).sqrt()  # (D,)
