@@ -58,10 +58,16 @@ class LoraSettings:
 class Stage2Config:
     lr: float = 2e-4  # LoRA and projector learning rate in stage 2
     lora: LoraSettings = field(default_factory=LoraSettings)
+    # >1: up to N questions about one clip share a row (and its video prefix), each attending only to
+    # the prefix and itself: the losses of separate rows at a fraction of the compute. The batch
+    # size then counts rows.
+    questions_per_row: int = 1
 
     def __post_init__(self) -> None:
         if self.lr <= 0:
             raise ValueError("stage2.lr must be > 0")
+        if self.questions_per_row < 1:
+            raise ValueError("stage2.questions_per_row must be >= 1")
 
 
 @dataclass

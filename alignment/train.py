@@ -109,30 +109,53 @@ def _sync_grads(accelerator, params: list[torch.nn.Parameter]) -> None:
         offset += n
 
 
+def _rows_by_video(ds, per_row: int) -> list[list[int]]:
+    """Dataset indices in rows: up to ``per_row`` questions about the same video, in dataset order."""
+    if per_row == 1:
+        return [[i] for i in range(len(ds))]
+    by_video: dict[str, list[int]] = {}
+    for i, video in enumerate(ds["video"]):
+        by_video.setdefault(video, []).append(i)
+    return [ids[k : k + per_row] for ids in by_video.values() for k in range(0, len(ids), per_row)]
+
+
 class Batches:
     """Training batches of one dataset: every prompt tokenised once up front (examples too long
-    for the LLM are dropped, with a warning), video tokens from the cache."""
+    for the LLM are dropped, with a warning), video tokens from the cache. With
+    ``questions_per_row`` > 1 a row holds several questions about one clip (``encode_group``)."""
 
     def __init__(
-        self, model, ds, cache: FeatureCache | None, name: str = "qa", progress: bool = True
+        self,
+        model,
+        ds,
+        cache: FeatureCache | None,
+        name: str = "qa",
+        progress: bool = True,
+        questions_per_row: int = 1,
     ) -> None:
         from jepa_vqa.errors import UserError
 
         self.model, self.cache = model, cache
         self.items, self.videos = [], []
-        rows = zip(ds["question"], ds["options"], ds["answer"], ds["video"])
-        for question, options, answer, video in tqdm(
-            rows, total=len(ds), desc=f"tokenise {name}", disable=not progress, unit="ex"
+        columns = ds["question"], ds["options"], ds["answer"], ds["video"]
+        skipped = 0
+        for row in tqdm(
+            _rows_by_video(ds, questions_per_row), desc=f"tokenise {name}", disable=not progress, unit="row"
         ):
+            questions, options, answers = ([col[i] for i in row] for col in columns[:3])
             try:
-                item = model.processor.encode(question, options=options or None, answer=answer)
+                if len(row) == 1:
+                    item = model.processor.encode(questions[0], options=options[0] or None, answer=answers[0])
+                else:
+                    item = model.processor.encode_group(questions, answers, [o or None for o in options])
             except UserError:
+                skipped += len(row)
                 continue
             self.items.append(item)
-            self.videos.append(video)
-        if len(self.items) < len(ds):
+            self.videos.append(columns[3][row[0]])
+        if skipped:
             print(
-                f"warning: {len(ds) - len(self.items)} of {len(ds)} {name} examples do not fit the LLM's "
+                f"warning: {skipped} of {len(ds)} {name} examples do not fit the LLM's "
                 f"context ({model.processor.prompt.max_length} tokens) and are skipped",
                 file=sys.stderr,
             )
@@ -292,7 +315,7 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
         )
     cache_seconds = time.time() - t_cache
     fit_projector_inputs(model, list(qa_ds["video"]), cache)
-    batches = {2: Batches(model, qa_ds, cache, "qa", is_main)}
+    batches = {2: Batches(model, qa_ds, cache, "qa", is_main, cfg.stage2.questions_per_row)}
     batches[1] = Batches(model, stage1_ds, cache, cfg.stage1.data, is_main) if stage1_ds is not None else None
 
     # 3. Optimiser over projector + LoRA (+ unfrozen encoder blocks); resume from OUT/checkpoint.

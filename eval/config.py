@@ -26,6 +26,7 @@ class EvalConfig:
     voe_split: str | None = None  # only VoE pairs of this split (None: all; no labels are trained on)
     probe: dict[str, Any] = field(default_factory=dict)  # extra keyword arguments for train_probe
     quantize: str | None = None  # "int8": the LLM quantised for CPU decoding (see vlm.inference)
+    question_types: list[str] = field(default_factory=list)  # QA tasks: only these types ([] = all)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:

@@ -102,11 +102,22 @@ def _answer_pool(task: Task, data: str | None):
         return None
 
 
+def _of_types(examples: list, types: list[str]) -> list:
+    """The examples whose question type is in ``types``; a type the data lacks is a UserError."""
+    present = sorted({ex.type for ex in examples})
+    missing = [t for t in types if t not in present]
+    if missing:
+        raise UserError(f"question_types {missing} are not in the data (its types: {', '.join(present)})")
+    return [ex for ex in examples if ex.type in types]
+
+
 def _run_qa(task, model_or_spec, data, limit, cfg, out, dist, progress) -> tuple[dict, list[dict] | None]:
     from eval.plots import accuracy_bars
     from eval.qa import run_qa
 
     examples = task.load(data)
+    if cfg.question_types:
+        examples = _of_types(examples, cfg.question_types)
     if limit is not None:
         examples = examples[:limit]
     model = load_model(model_or_spec, dist.device, cfg.quantize)

@@ -101,6 +101,21 @@ def test_projector_input_statistics_come_from_the_training_clips(tiny, tmp_path)
     )
 
 
+def test_questions_about_a_clip_share_a_row(tiny, tmp_path):
+    cfg = _cfg(tiny, "stage2.questions_per_row=4", "train.steps=4", "stage1.steps=1")
+    model = build_model(cfg)
+    ds = load_qa(cfg.data.path, "train")  # 8 clips, 2 questions each
+    batches = Batches(model, ds, FeatureCache(model, tmp_path / "cache"), questions_per_row=4)
+    assert len(batches) == len(set(ds["video"])) == 8
+    batch = batches([0, 1])
+    assert batch["attention_mask"].ndim == 4 and batch["encoder_tokens"].shape[0] == 2
+    separate = Batches(model, ds.select(range(4)), None, progress=False)  # clips 0 and 1, one per row
+    assert (batch["labels"] != -100).sum() == (separate([0, 1, 2, 3])["labels"] != -100).sum()
+    out = train(cfg, tmp_path / "run")
+    losses = [r["loss"] for r in read_metrics(out / "metrics.jsonl")]
+    assert len(losses) == 4 and all(torch.isfinite(torch.tensor(losses)))
+
+
 def test_exact_resume(tiny, tmp_path):
     over = ["train.steps=6", "stage1.steps=2", "train.checkpoint_every=100", "stage2.lora.dropout=0.1"]
     straight = read_metrics(train(_cfg(tiny, *over), tmp_path / "a") / "metrics.jsonl")

@@ -352,3 +352,17 @@ def test_shipped_eval_configs_validate_and_voe_accepts_a_model_dir(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"format": "jepa-vqa", "encoder": "random:test"}))
     assert encoder_spec(str(tmp_path)) == "random:test"
     assert encoder_spec("random:tiny") == "random:tiny"
+
+
+def test_question_types_select_the_examples(world, tmp_path):
+    config = EvalConfig(batch_size=4, n_boot=50, question_types=["count", "motion"])
+    res = evaluate_task(
+        PixelSpy(), "world-qa", data=str(world), out_dir=tmp_path / "o", controls=False, config=config,
+        progress=False,
+    )  # fmt: skip
+    assert set(res["metrics"]["by_type"]) == {"count", "motion"}
+    with pytest.raises(UserError, match="not in the data"):
+        evaluate_task(
+            PixelSpy(), "world-qa", data=str(world), out_dir=tmp_path / "p", controls=False,
+            config=EvalConfig(n_boot=50, question_types=["astrology"]), progress=False,
+        )  # fmt: skip

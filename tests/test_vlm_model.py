@@ -282,3 +282,28 @@ def test_int8_model_answers_close_to_fp32_and_refuses_to_train_or_save(model, tm
             action()
     with pytest.raises(UserError, match="quantize mode"):
         VideoQAModel.from_pretrained(path, quantize="int4")
+
+
+def test_grouped_questions_give_the_losses_of_separate_rows(model):
+    """One row holding three questions about a clip (each seeing only the video prefix and itself)
+    trains on exactly what three separate rows would: same mean loss, same gradients."""
+    answers, options = ["red", "B", "left"], [None, ["one", "two"], None]
+    tokens = model.encode_tokens(_frames(3)[None])  # (1, N, D)
+    separate = model.processor.collate(
+        [model.processor.encode(q, options=o, answer=a) for q, o, a in zip(QUESTIONS, options, answers)]
+    )
+    separate["encoder_tokens"] = tokens.expand(3, -1, -1)
+    grouped = model.processor.collate([model.processor.encode_group(QUESTIONS, answers, options)])
+    grouped["encoder_tokens"] = tokens
+    assert grouped["attention_mask"].shape[-2:] == (grouped["input_ids"].shape[1],) * 2
+    assert int(grouped["video_mask"].sum()) == model.config.projector.tokens
+    losses, grads = [], []
+    for batch in (separate, grouped):
+        model.zero_grad(set_to_none=True)
+        loss = model(batch)
+        loss.backward()
+        losses.append(loss.detach())
+        grads.append(torch.cat([p.grad.flatten() for p in model.trainable_parameters() if p.grad is not None]))
+    model.zero_grad(set_to_none=True)
+    torch.testing.assert_close(losses[1], losses[0], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-3, atol=1e-5)

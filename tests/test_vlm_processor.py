@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from jepa_vqa.errors import UserError
 from vlm.processor import (
@@ -127,3 +128,25 @@ def test_bad_questions(bad, match, proc):
         validate_question(bad)
     with pytest.raises(UserError, match=match):
         proc.encode(bad)
+
+
+def test_grouped_questions_see_the_video_prefix_and_themselves_only(proc):
+    item = proc.encode_group(["Which way?", "How many?"], ["left", "two"])
+    first, second = proc.encode("Which way?", answer="left"), proc.encode("How many?", answer="two")
+    head = first.video_start + first.num_video_tokens
+    assert len(item) == len(first) + len(second) - head
+    assert item.labels[len(first) :] == second.labels[head:]  # both answers are supervised
+    batch = proc.collate([item, first])  # a grouped row padded next to a plain one
+    mask, pos = batch["attention_mask"][:, 0], batch["position_ids"]  # (B, L, L), (B, L)
+    a, b = len(first) - 1, len(item) - 1  # the last token of each question
+    assert mask[0, b, :head].all()
+    assert not mask[0, b, head:a + 1].any()  # the second question never sees the first
+    assert mask[0, a, head:a + 1].all() and not mask[0, a, a + 1 :].any()  # causal within a segment
+    assert pos[0, len(first)] == head and pos[0, b] == len(second) - 1
+    assert mask[1, : len(first), : len(first)].equal(torch.ones(len(first), len(first)).tril().bool())
+    assert mask.any(-1).all()  # padding attends to itself: no empty attention row
+
+
+def test_grouped_questions_need_one_answer_each(proc):
+    with pytest.raises(ValueError, match="one answer"):
+        proc.encode_group(["Which way?", "How many?"], ["left"])

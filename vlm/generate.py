@@ -1,7 +1,8 @@
 """Text generation from spliced prompt embeddings: greedy by default, KV cache, streaming.
 
-Both paths call ``llm.generate`` on ``inputs_embeds`` with the same settings, so the streamed pieces
-join to exactly the non-streamed answer::
+Both paths call :func:`generate_ids` with the same settings, so the streamed pieces join to exactly
+the non-streamed answer. One greedy answer on an inference model is decoded by
+:class:`vlm.fastdecode.FastDecoder`, anything else by ``llm.generate``::
 
     ids = generate_ids(model, model.prepare_prompts([video], [question]))   # (B, new)
     for piece in stream_text(model, model.prepare_prompts([video], [question])):
@@ -17,6 +18,7 @@ import torch
 
 DEFAULT_MAX_NEW_TOKENS = 32
 SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "typical_p")
+FAST_KEYS = {"max_new_tokens", "min_new_tokens", "do_sample"}  # settings the fast decoder honours
 
 
 def generation_config(model, **overrides):
@@ -38,8 +40,35 @@ def generation_config(model, **overrides):
     return GenerationConfig(**settings)
 
 
+def _single_greedy(inputs: dict, overrides: dict) -> bool:
+    """One unpadded prompt decoded greedily with only length settings: the fast decoder's case."""
+    return (
+        inputs["inputs_embeds"].shape[0] == 1
+        and bool(inputs["attention_mask"].all())
+        and set(overrides) <= FAST_KEYS
+        and not overrides.get("do_sample", False)
+    )
+
+
 def generate_ids(model, inputs: dict, streamer=None, stopping_criteria=None, **overrides) -> torch.Tensor:
-    """New token ids (B, new) for left-padded ``inputs`` (``inputs_embeds``, ``attention_mask``)."""
+    """New token ids (B, new) for left-padded ``inputs`` (``inputs_embeds``, ``attention_mask``).
+
+    One greedy answer on an inference model runs :class:`vlm.fastdecode.FastDecoder` (the same
+    tokens, with less overhead per step); everything else runs ``llm.generate``."""
+    from vlm.inference import fast_decoder
+
+    decoder = fast_decoder(model) if _single_greedy(inputs, overrides) else None
+    if decoder is not None:
+        config = generation_config(model, **overrides)
+        criteria = list(stopping_criteria or [])
+        return decoder.generate(
+            inputs["inputs_embeds"],
+            max_new_tokens=config.max_new_tokens,
+            eos_token_ids=config.eos_token_id,
+            min_new_tokens=config.min_new_tokens or 0,
+            streamer=streamer,
+            should_stop=(lambda ids: any(bool(c(ids, None).all()) for c in criteria)) if criteria else None,
+        )
     out = model.llm.generate(
         **inputs,
         generation_config=generation_config(model, **overrides),

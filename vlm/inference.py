@@ -8,7 +8,9 @@ per-layer overhead, not by FLOPs. Two levers, both measured by ``jepa-vqa bench 
   inference; ``model.train()`` unmerges, so training always sees base + adapter;
 - ``quantize="int8"``: dynamic int8 quantisation of the LLM's linear layers (per-channel weights,
   fbgemm kernels, a quarter of the fp32 bytes). Inference only: such a model refuses to train or
-  save. Answers can differ from fp32; ``jepa-vqa eval --quantize int8`` measures by how much.
+  save. Answers can differ from fp32; ``jepa-vqa eval --quantize int8`` measures by how much;
+- a single greedy answer is decoded by ``vlm.fastdecode.FastDecoder`` (fused projections, a
+  preallocated KV cache, no per-step bookkeeping); batches and sampling go through ``generate``.
 
 ::
 
@@ -51,6 +53,29 @@ def unmerge_lora(model) -> None:
         model.llm.unmerge_adapter()
 
 
+def fast_decoder(model):
+    """The lean single-answer decoder (``vlm.fastdecode``) of an inference model, built on first use;
+    None in training mode, with LoRA not merged, or for an architecture it does not cover. It lives
+    in the model's ``__dict__``, outside the module tree, so it is never saved or trained."""
+    from vlm.fastdecode import FastDecoder
+
+    if model.training:
+        return None
+    decoder = model.__dict__.get("_fast_decoder")
+    if decoder is not None and decoder.device == model.device:
+        return decoder
+    if model.quantized:
+        return decoder  # built from the float weights before quantising (see quantize_llm)
+    decoder = FastDecoder.from_llm(model.llm)
+    model.__dict__["_fast_decoder"] = decoder
+    return decoder
+
+
+def drop_fast_decoder(model) -> None:
+    """Forget the decoder (its fused weights are copies that training would make stale)."""
+    model.__dict__.pop("_fast_decoder", None)
+
+
 def quantize_llm(model, mode: str) -> None:
     """Fold LoRA into the LLM, then int8-quantise its linear layers in place (CPU only)."""
     if mode not in QUANTIZE_CHOICES:
@@ -60,7 +85,10 @@ def quantize_llm(model, mode: str) -> None:
     import torch
     from torch import nn
 
+    from vlm.fastdecode import FastDecoder
+
     llm = model.llm.merge_and_unload() if model.is_lora else model.llm
+    model.__dict__["_fast_decoder"] = FastDecoder.from_llm(llm, quantize=mode)  # fused int8 copies
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch's notice that quantized tensors will move to torchao
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic

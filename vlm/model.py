@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from jepa_vqa.errors import UserError
-from vlm.inference import merge_lora, quantize_llm, refuse_if_quantized, unmerge_lora
+from vlm.inference import drop_fast_decoder, merge_lora, quantize_llm, refuse_if_quantized, unmerge_lora
 from vlm.processor import PromptConfig, VideoQAProcessor, validate_text
 from vlm.projector import ProjectorConfig, build_projector
 
@@ -270,6 +270,7 @@ class VideoQAModel(nn.Module):
         if mode:
             refuse_if_quantized(self, "train")
             unmerge_lora(self)
+            drop_fast_decoder(self)
         super().train(mode)
         if not self.config.unfreeze_encoder_blocks:
             self.encoder.eval()
@@ -378,11 +379,13 @@ class VideoQAModel(nn.Module):
         labels = batch["labels"].to(self.device)  # (B, L)
         targets = labels[:, 1:]  # position p predicts token p + 1
         keep = (targets != -100).any(dim=0).nonzero().squeeze(1)  # (P,) positions that predict answers
+        extra = {"position_ids": batch["position_ids"].to(self.device)} if "position_ids" in batch else {}
         out = self.llm(  # logits only where an answer token is predicted: the LM head is ~20% of a step
             inputs_embeds=embeds,
-            attention_mask=batch["attention_mask"].to(self.device),
+            attention_mask=batch["attention_mask"].to(self.device),  # (B, L), or (B, 1, L, L) grouped
             logits_to_keep=keep,
             use_cache=False,
+            **extra,
         )
         logits = out.logits.float()  # (B, P, V)
         return torch.nn.functional.cross_entropy(

@@ -103,6 +103,8 @@ class Encoded:
     video_start: int | None
     num_video_tokens: int = 0
     dropped_turns: int = 0  # history pairs cut from the left to fit max_length
+    segments: list[int] | None = None  # grouped questions: 0 = shared prefix, j = the j-th question
+    positions: list[int] | None = None  # grouped questions: each restarts after the shared prefix
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -218,6 +220,33 @@ class VideoQAProcessor:
             f"history, over the model's limit of {self.prompt.max_length}: shorten the question"
         )
 
+    def encode_group(self, questions: list[str], answers: list[str], options=None) -> Encoded:
+        """Several questions about one video in one row, each seeing only the shared prefix (system
+        turn and video) and itself: the same losses as separate :meth:`encode` rows, but the prefix
+        and its video tokens are computed once. ``collate`` turns ``segments`` into the attention mask.
+        """
+        options = options or [None] * len(questions)
+        if not questions or len(options) != len(questions) or len(answers) != len(questions):
+            raise ValueError("encode_group needs one answer (and options entry) per question, at least one")
+        items = [self.encode(q, options=o, answer=a) for q, o, a in zip(questions, options, answers)]
+        head = items[0].video_start + items[0].num_video_tokens  # system turn + video slot
+        ids, labels = list(items[0].input_ids[:head]), list(items[0].labels[:head])
+        segments, positions = [0] * head, list(range(head))
+        for j, item in enumerate(items, start=1):
+            if item.input_ids[:head] != ids[:head] or item.dropped_turns:
+                raise ValueError("grouped questions must share the prompt up to the video")
+            tail = len(item) - head
+            ids += item.input_ids[head:]
+            labels += item.labels[head:]
+            segments += [j] * tail
+            positions += range(head, head + tail)
+        if len(ids) > self.prompt.max_length:
+            raise UserError(
+                f"{len(questions)} grouped questions need {len(ids)} tokens, over the model's limit of "
+                f"{self.prompt.max_length}: group fewer questions per row"
+            )
+        return Encoded(ids, labels, items[0].video_start, head - items[0].video_start, 0, segments, positions)
+
     # -- batching ----------------------------------------------------------------------------------
     def collate(self, items: list[Encoded], padding_side: str = "right") -> dict[str, torch.Tensor]:
         """Pad to a batch: right padding for training, left padding for batched generation."""
@@ -238,9 +267,31 @@ class VideoQAProcessor:
             if it.video_start is not None:
                 start = offset + it.video_start
                 video_mask[row, start : start + it.num_video_tokens] = True
-        return {
+        batch = {
             "input_ids": input_ids,  # (B, L)
             "attention_mask": attention_mask,  # (B, L)
             "labels": labels,  # (B, L), IGNORE_INDEX outside the answers
             "video_mask": video_mask,  # (B, L), True at the K video positions of rows with a video
         }
+        if any(it.segments is not None for it in items):
+            if padding_side != "right":
+                raise ValueError("grouped questions are for training: pad them on the right")
+            batch.update(_grouped_attention(items, length))
+        return batch
+
+
+def _grouped_attention(items: list[Encoded], length: int) -> dict[str, torch.Tensor]:
+    """``position_ids`` (B, L) and a boolean ``attention_mask`` (B, 1, L, L) for right-padded rows:
+    a token sees earlier tokens of the shared prefix (segment 0) and of its own segment. Padding
+    sees only itself, so that no attention row is empty."""
+    segments = torch.full((len(items), length), -1, dtype=torch.long)  # -1: padding
+    positions = torch.zeros(len(items), length, dtype=torch.long)
+    for row, it in enumerate(items):
+        n = len(it)
+        segments[row, :n] = torch.tensor(it.segments if it.segments is not None else [0] * n)
+        positions[row, :n] = torch.tensor(it.positions if it.positions is not None else range(n))
+    query, key = segments[:, :, None], segments[:, None, :]  # (B, L, 1), (B, 1, L)
+    causal = torch.ones(length, length, dtype=torch.bool).tril()  # (L, L)
+    visible = causal & (key >= 0) & ((key == 0) | (key == query))  # (B, L, L)
+    visible |= torch.eye(length, dtype=torch.bool)
+    return {"attention_mask": visible[:, None], "position_ids": positions}
