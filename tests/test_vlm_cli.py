@@ -96,25 +96,17 @@ def test_export_cli(capsys, model_dir, tmp_path):
     assert config["bundled_llm"] is True and config["lora"] is None
 
 
-def test_bench_answer_reports_figures(capsys, model_dir, clip):
+@pytest.mark.parametrize("decoder", ["fast", "generate"])
+def test_bench_answer_reports_figures(capsys, model_dir, clip, decoder):
     code, out, _ = _run(
-        capsys,
-        "bench",
-        "answer",
-        "--model",
-        str(model_dir),
-        "--video",
-        str(clip),
-        "--runs",
-        "1",
-        "--new-tokens",
-        "4",
-    )
+        capsys, "bench", "answer", "--model", str(model_dir), "--video", str(clip), "--runs", "1",
+        "--new-tokens", "4", "--decoder", decoder,
+    )  # fmt: skip
     assert code == 0
     row = json.loads(out.strip().splitlines()[-1])
     for key in ("decode_ms", "encode_ms", "prefill_ms", "ttft_ms", "tokens_per_s", "peak_rss_mb"):
         assert row[key] > 0, key
-    assert row["new_tokens"] == 4 and row["frames"] == 16
+    assert row["new_tokens"] == 4 and row["frames"] == 16 and row["decoder"] == decoder
 
 
 def test_quantize_int8_benches_and_bad_mode_exits_2(capsys, model_dir, clip):

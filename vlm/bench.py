@@ -74,8 +74,11 @@ def peak_rss_mb() -> float:
 
 
 @torch.no_grad()
-def time_answer(model, video_path: str | Path, new_tokens: int = 32, question: str = QUESTION) -> dict:
-    """One timed pass of the answer path; times in milliseconds."""
+def time_answer(
+    model, video_path: str | Path, new_tokens: int = 32, question: str = QUESTION, fast: bool = True
+) -> dict:
+    """One timed pass of the answer path; times in milliseconds. ``fast=False``: ``llm.generate``
+    instead of the fast decoder."""
     from vlm.generate import generate_ids
 
     c0, t0 = time.process_time(), time.perf_counter()
@@ -87,11 +90,11 @@ def time_answer(model, video_path: str | Path, new_tokens: int = 32, question: s
     embeds = model.embed_inputs(batch["input_ids"], batch["video_mask"], video_embeds)  # (1, L, W)
     inputs = {"inputs_embeds": embeds, "attention_mask": batch["attention_mask"].to(model.device)}
     c3, t3 = time.process_time(), time.perf_counter()
-    generate_ids(model, inputs, max_new_tokens=1)  # the prefill alone, plus one LM head (repeated below)
+    generate_ids(model, inputs, fast=fast, max_new_tokens=1)  # the prefill alone, plus one LM head
     c4, t4 = time.process_time(), time.perf_counter()
     clock = _TokenClock()
     c5, t5 = time.process_time(), time.perf_counter()
-    generate_ids(model, inputs, streamer=clock, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
+    generate_ids(model, inputs, streamer=clock, fast=fast, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
     times, cpu = clock.times, clock.cpu
     decode_span = times[-1] - times[0] if len(times) > 1 else float("nan")
     cpu_span = cpu[-1] - cpu[0] if len(cpu) > 1 else float("nan")
@@ -111,20 +114,20 @@ def time_answer(model, video_path: str | Path, new_tokens: int = 32, question: s
     }
 
 
-def bench_answer(model, video_path: str | Path, runs: int = 3, new_tokens: int = 32) -> dict:
+def bench_answer(model, video_path: str | Path, runs: int = 3, new_tokens: int = 32, fast: bool = True) -> dict:
     """Median figures over ``runs`` timed passes after one warm-up, plus peak RSS."""
     from vlm.inference import fast_decoder
 
     model.eval()
-    time_answer(model, video_path, new_tokens=4)  # warm-up (allocations, kernels, the fast decoder)
-    samples = [time_answer(model, video_path, new_tokens) for _ in range(runs)]
+    time_answer(model, video_path, 4, fast=fast)  # warm-up (allocations, kernels, the fast decoder)
+    samples = [time_answer(model, video_path, new_tokens, fast=fast) for _ in range(runs)]
     result = {key: round(statistics.median(s[key] for s in samples), 2) for key in samples[0]}
     result.update(
         runs=runs,
         frames=model.config.num_frames,
         video_tokens=model.num_video_tokens,
         threads=torch.get_num_threads(),
-        decoder="fast" if fast_decoder(model) is not None else "generate",
+        decoder="fast" if fast and fast_decoder(model) is not None else "generate",
         peak_rss_mb=round(peak_rss_mb(), 1),
         model=model.name,
     )

@@ -59,6 +59,12 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--new-tokens", type=int, default=32)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument(
+        "--decoder",
+        choices=("fast", "generate"),
+        default="fast",
+        help="fast: vlm.fastdecode for one greedy answer (the default path); generate: llm.generate",
+    )
     add_quantize_argument(p)
     p.set_defaults(func=_bench_answer)
 
@@ -148,5 +154,5 @@ def _bench_answer(args: argparse.Namespace) -> int:
             quantize_llm(model, args.quantize)
     with tempfile.TemporaryDirectory() as tmp:
         video = args.video or write_test_clip(Path(tmp) / "clip.mp4", num_frames=16)
-        print(json.dumps(bench_answer(model, video, runs=args.runs, new_tokens=args.new_tokens)))
+        print(json.dumps(bench_answer(model, video, args.runs, args.new_tokens, fast=args.decoder == "fast")))
     return 0

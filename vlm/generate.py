@@ -50,14 +50,17 @@ def _single_greedy(inputs: dict, overrides: dict) -> bool:
     )
 
 
-def generate_ids(model, inputs: dict, streamer=None, stopping_criteria=None, **overrides) -> torch.Tensor:
+def generate_ids(
+    model, inputs: dict, streamer=None, stopping_criteria=None, fast: bool = True, **overrides
+) -> torch.Tensor:
     """New token ids (B, new) for left-padded ``inputs`` (``inputs_embeds``, ``attention_mask``).
 
     One greedy answer on an inference model runs :class:`vlm.fastdecode.FastDecoder` (the same
-    tokens, with less overhead per step); everything else runs ``llm.generate``."""
+    tokens, with less overhead per step) unless ``fast`` is False; everything else runs
+    ``llm.generate``."""
     from vlm.inference import fast_decoder
 
-    decoder = fast_decoder(model) if _single_greedy(inputs, overrides) else None
+    decoder = fast_decoder(model) if fast and _single_greedy(inputs, overrides) else None
     if decoder is not None:
         config = generation_config(model, **overrides)
         criteria = list(stopping_criteria or [])
