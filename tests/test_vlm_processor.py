@@ -133,7 +133,9 @@ def test_bad_questions(bad, match, proc):
 def test_grouped_questions_see_the_video_prefix_and_themselves_only(proc):
     item = proc.encode_group(["Which way?", "How many?"], ["left", "two"])
     first, second = proc.encode("Which way?", answer="left"), proc.encode("How many?", answer="two")
-    head = first.video_start + first.num_video_tokens
+    head = item.segments.count(0)  # the shared prefix: system turn, video, and what follows in common
+    assert head >= first.video_start + first.num_video_tokens and item.num_video_tokens == K
+    assert item.input_ids[:head] == first.input_ids[:head] == second.input_ids[:head]
     assert len(item) == len(first) + len(second) - head
     assert item.labels[len(first) :] == second.labels[head:]  # both answers are supervised
     batch = proc.collate([item, first])  # a grouped row padded next to a plain one
@@ -150,3 +152,12 @@ def test_grouped_questions_see_the_video_prefix_and_themselves_only(proc):
 def test_grouped_questions_need_one_answer_each(proc):
     with pytest.raises(ValueError, match="one answer"):
         proc.encode_group(["Which way?", "How many?"], ["left"])
+
+
+def test_grouped_questions_without_video_share_the_system_turn(proc):
+    item = proc.encode_group(["Which way?", "How many?"], ["left", "two"], has_video=False)
+    first = proc.encode("Which way?", answer="left", has_video=False)
+    assert item.video_start is None and 0 < item.segments.count(0) < len(first)
+    assert sum(label != IGNORE_INDEX for label in item.labels) == 2 * sum(
+        label != IGNORE_INDEX for label in first.labels
+    )  # "left" and "two" are one token each in the test vocabulary

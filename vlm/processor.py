@@ -220,21 +220,21 @@ class VideoQAProcessor:
             f"history, over the model's limit of {self.prompt.max_length}: shorten the question"
         )
 
-    def encode_group(self, questions: list[str], answers: list[str], options=None) -> Encoded:
+    def encode_group(
+        self, questions: list[str], answers: list[str], options=None, has_video: bool = True
+    ) -> Encoded:
         """Several questions about one video in one row, each seeing only the shared prefix (system
-        turn and video) and itself: the same losses as separate :meth:`encode` rows, but the prefix
-        and its video tokens are computed once. ``collate`` turns ``segments`` into the attention mask.
+        turn, video) and itself: the same losses as separate :meth:`encode` rows, but the prefix and
+        its video tokens are computed once. ``collate`` turns ``segments`` into the attention mask.
         """
         options = options or [None] * len(questions)
         if not questions or len(options) != len(questions) or len(answers) != len(questions):
             raise ValueError("encode_group needs one answer (and options entry) per question, at least one")
-        items = [self.encode(q, options=o, answer=a) for q, o, a in zip(questions, options, answers)]
-        head = items[0].video_start + items[0].num_video_tokens  # system turn + video slot
+        items = [self.encode(q, None, o, has_video, a) for q, o, a in zip(questions, options, answers)]
+        head = _shared_prefix(items)
         ids, labels = list(items[0].input_ids[:head]), list(items[0].labels[:head])
         segments, positions = [0] * head, list(range(head))
         for j, item in enumerate(items, start=1):
-            if item.input_ids[:head] != ids[:head] or item.dropped_turns:
-                raise ValueError("grouped questions must share the prompt up to the video")
             tail = len(item) - head
             ids += item.input_ids[head:]
             labels += item.labels[head:]
@@ -245,7 +245,8 @@ class VideoQAProcessor:
                 f"{len(questions)} grouped questions need {len(ids)} tokens, over the model's limit of "
                 f"{self.prompt.max_length}: group fewer questions per row"
             )
-        return Encoded(ids, labels, items[0].video_start, head - items[0].video_start, 0, segments, positions)
+        first = items[0]
+        return Encoded(ids, labels, first.video_start, first.num_video_tokens, 0, segments, positions)
 
     # -- batching ----------------------------------------------------------------------------------
     def collate(self, items: list[Encoded], padding_side: str = "right") -> dict[str, torch.Tensor]:
@@ -278,6 +279,19 @@ class VideoQAProcessor:
                 raise ValueError("grouped questions are for training: pad them on the right")
             batch.update(_grouped_attention(items, length))
         return batch
+
+
+def _shared_prefix(items: list[Encoded]) -> int:
+    """How many leading tokens all ``items`` share (system turn, video...), stopping before any
+    supervised token; the video slot must lie inside it."""
+    head = min(min(i for i, label in enumerate(it.labels) if label != IGNORE_INDEX) for it in items)
+    first = items[0].input_ids
+    for it in items[1:]:
+        head = next((i for i in range(head) if it.input_ids[i] != first[i]), head)
+    video_end = (items[0].video_start or 0) + items[0].num_video_tokens
+    if head < video_end or any(it.dropped_turns for it in items):
+        raise ValueError("grouped questions must share the prompt up to the end of the video")
+    return head
 
 
 def _grouped_attention(items: list[Encoded], length: int) -> dict[str, torch.Tensor]:
