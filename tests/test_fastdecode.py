@@ -30,7 +30,9 @@ def _prompt(seed: int, width: int = 32, length: int = 10) -> torch.Tensor:
 
 def _generate(llm, embeds, **settings) -> torch.Tensor:
     ones = torch.ones(embeds.shape[:2], dtype=torch.long)
-    return llm.generate(inputs_embeds=embeds, attention_mask=ones, do_sample=False, pad_token_id=0, **settings)
+    return llm.generate(
+        inputs_embeds=embeds, attention_mask=ones, do_sample=False, pad_token_id=0, **settings
+    )
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -116,7 +118,9 @@ def test_inference_model_answers_through_it_with_the_generate_answer(llm_dir, tm
                 p.normal_(0, 0.5)
     model = VideoQAModel.from_pretrained(trained.save_pretrained(tmp_path / "m"))
     assert fast_decoder(model) is not None
-    frames = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    frames = torch.randint(
+        0, 256, (16, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+    )
     question = "What colour is the ball?"
     fast = model.answer(frames, question, max_new_tokens=12)
     batched = model.answer_batch([frames, frames], [question, question], max_new_tokens=12)  # llm.generate

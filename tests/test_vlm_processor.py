@@ -142,8 +142,8 @@ def test_grouped_questions_see_the_video_prefix_and_themselves_only(proc):
     mask, pos = batch["attention_mask"][:, 0], batch["position_ids"]  # (B, L, L), (B, L)
     a, b = len(first) - 1, len(item) - 1  # the last token of each question
     assert mask[0, b, :head].all()
-    assert not mask[0, b, head:a + 1].any()  # the second question never sees the first
-    assert mask[0, a, head:a + 1].all() and not mask[0, a, a + 1 :].any()  # causal within a segment
+    assert not mask[0, b, head : a + 1].any()  # the second question never sees the first
+    assert mask[0, a, head : a + 1].all() and not mask[0, a, a + 1 :].any()  # causal within a segment
     assert pos[0, len(first)] == head and pos[0, b] == len(second) - 1
     assert mask[1, : len(first), : len(first)].equal(torch.ones(len(first), len(first)).tril().bool())
     assert mask.any(-1).all()  # padding attends to itself: no empty attention row

@@ -94,7 +94,9 @@ def time_answer(
     c4, t4 = time.process_time(), time.perf_counter()
     clock = _TokenClock()
     c5, t5 = time.process_time(), time.perf_counter()
-    generate_ids(model, inputs, streamer=clock, fast=fast, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
+    generate_ids(
+        model, inputs, streamer=clock, fast=fast, max_new_tokens=new_tokens, min_new_tokens=new_tokens
+    )
     times, cpu = clock.times, clock.cpu
     decode_span = times[-1] - times[0] if len(times) > 1 else float("nan")
     cpu_span = cpu[-1] - cpu[0] if len(cpu) > 1 else float("nan")
@@ -114,7 +116,9 @@ def time_answer(
     }
 
 
-def bench_answer(model, video_path: str | Path, runs: int = 3, new_tokens: int = 32, fast: bool = True) -> dict:
+def bench_answer(
+    model, video_path: str | Path, runs: int = 3, new_tokens: int = 32, fast: bool = True
+) -> dict:
     """Median figures over ``runs`` timed passes after one warm-up, plus peak RSS."""
     from vlm.inference import fast_decoder
 

@@ -35,7 +35,10 @@ def _fuse(*linears: nn.Linear) -> nn.Linear:
     fused = nn.Linear(weight.shape[1], weight.shape[0], bias=False, device="meta")
     fused.weight = nn.Parameter(weight, requires_grad=False)
     if any(lin.bias is not None for lin in linears):
-        bias = [lin.bias.detach() if lin.bias is not None else weight.new_zeros(lin.out_features) for lin in linears]
+        bias = [
+            lin.bias.detach() if lin.bias is not None else weight.new_zeros(lin.out_features)
+            for lin in linears
+        ]
         fused.bias = nn.Parameter(torch.cat(bias), requires_grad=False)
     return fused
 
@@ -114,9 +117,14 @@ class FastDecoder(nn.Module):
         """A decoder over ``llm``'s weights, or None when its architecture is not covered."""
         base = llm.get_base_model() if hasattr(llm, "get_base_model") else llm
         config = getattr(base, "config", None)
-        if getattr(config, "model_type", None) not in SUPPORTED or getattr(config, "use_sliding_window", False):
+        if getattr(config, "model_type", None) not in SUPPORTED or getattr(
+            config, "use_sliding_window", False
+        ):
             return None
-        if getattr(config, "rope_scaling", None) and config.rope_scaling.get("rope_type", "default") != "default":
+        if (
+            getattr(config, "rope_scaling", None)
+            and config.rope_scaling.get("rope_type", "default") != "default"
+        ):
             return None
         try:
             return cls(llm, quantize)
@@ -173,8 +181,10 @@ class FastDecoder(nn.Module):
         length = inputs_embeds.shape[1] + max_new_tokens
         shape = (1, self.kv_heads, length, self.head_dim)
         dtype, device = inputs_embeds.dtype, inputs_embeds.device
-        caches = [(torch.empty(shape, dtype=dtype, device=device), torch.empty(shape, dtype=dtype, device=device))
-                  for _ in self.layers]
+        caches = [
+            (torch.empty(shape, dtype=dtype, device=device), torch.empty(shape, dtype=dtype, device=device))
+            for _ in self.layers
+        ]
         eos = torch.tensor(list(eos_token_ids), dtype=torch.long, device=device)
         if streamer is not None:
             streamer.put(torch.empty(1, 0, dtype=torch.long))  # the prompt, as generate() does
