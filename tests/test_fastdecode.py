@@ -126,6 +126,10 @@ def test_inference_model_answers_through_it_with_the_generate_answer(llm_dir, tm
     batched = model.answer_batch([frames, frames], [question, question], max_new_tokens=12)  # llm.generate
     assert fast == batched[0] and fast == trained.eval().answer(frames, question, max_new_tokens=12)
     assert "".join(model.stream_answer(frames, question, max_new_tokens=12)) == fast
+    decoder = fast_decoder(model)
+    model.llm.to(torch.float64)  # a dtype (or device) move: the fused copies are rebuilt to match
+    assert fast_decoder(model) is not decoder and fast_decoder(model).built_for(model.llm)
+    model.llm.to(torch.float32)
     model.train()
     assert fast_decoder(model) is None and "_fast_decoder" not in model.__dict__
     assert not any("_fast_decoder" in name for name in model.state_dict())

@@ -102,6 +102,8 @@ class FastDecoder(nn.Module):
         self.head = nn.Linear(head.in_features, head.out_features, bias=head.bias is not None)
         self.head.weight = head.weight  # shared (tied to the embeddings in most small LLMs)
         self.head.bias = head.bias
+        weight = self.embed.weight
+        self.source = (weight.device, weight.dtype)  # where the fused copies were made
         self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
         self.scale = self.head_dim**-0.5
@@ -131,9 +133,10 @@ class FastDecoder(nn.Module):
         except (TypeError, AttributeError):
             return None
 
-    @property
-    def device(self) -> torch.device:
-        return self.embed.weight.device
+    def built_for(self, llm: nn.Module) -> bool:
+        """Whether the fused copies still match ``llm``'s device and dtype (a ``.to()`` since?)."""
+        weight = llm.get_input_embeddings().weight
+        return self.source == (weight.device, weight.dtype)
 
     # -- one forward over new positions ------------------------------------------------------------
     def _attend(self, layer: _Layer, x, cos, sin, cache_k, cache_v, start: int) -> torch.Tensor:

@@ -62,10 +62,10 @@ def fast_decoder(model):
     if model.training:
         return None
     decoder = model.__dict__.get("_fast_decoder")
-    if decoder is not None and decoder.device == model.device:
-        return decoder
     if model.quantized:
         return decoder  # built from the float weights before quantising (see quantize_llm)
+    if decoder is not None and decoder.built_for(model.llm):
+        return decoder
     decoder = FastDecoder.from_llm(model.llm)
     model.__dict__["_fast_decoder"] = decoder
     return decoder
