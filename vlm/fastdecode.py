@@ -19,12 +19,14 @@ architectures) goes through ``llm.generate``::
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+from vlm.inference import int8_linears
 
 SUPPORTED = ("llama", "qwen2")
 
@@ -43,15 +45,9 @@ def _fuse(*linears: nn.Linear) -> nn.Linear:
     return fused
 
 
-def _quantize(modules: nn.Module) -> nn.Module:
-    """Dynamic int8 (per-channel weights) for every nn.Linear in ``modules``, in place."""
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch's notice that quantized tensors will move to torchao
-        return quantize_dynamic(
-            modules.float().eval(), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
-        )
+def _base(llm: nn.Module) -> nn.Module:
+    """The transformers model under a peft wrapper (or ``llm`` itself)."""
+    return llm.get_base_model() if hasattr(llm, "get_base_model") else llm
 
 
 def _plain_linear(module: nn.Module) -> nn.Linear | None:
@@ -88,7 +84,7 @@ class FastDecoder(nn.Module):
 
     def __init__(self, llm: nn.Module, quantize: str | None = None) -> None:
         super().__init__()
-        base = llm.get_base_model() if hasattr(llm, "get_base_model") else llm
+        base = _base(llm)
         config = base.config
         self.embed = base.get_input_embeddings()
         self.rotary = base.model.rotary_emb
@@ -107,18 +103,16 @@ class FastDecoder(nn.Module):
         self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
         self.scale = self.head_dim**-0.5
-        self.quantized = quantize
         if quantize == "int8":
             for layer in self.layers:
                 for name in ("qkv", "o", "gate_up", "down"):
-                    setattr(layer, name, _quantize(nn.Sequential(getattr(layer, name)))[0])
-            self.head = _quantize(nn.Sequential(self.head))[0]
+                    setattr(layer, name, int8_linears(nn.Sequential(getattr(layer, name)))[0])
+            self.head = int8_linears(nn.Sequential(self.head))[0]
 
     @classmethod
     def from_llm(cls, llm: nn.Module, quantize: str | None = None) -> FastDecoder | None:
         """A decoder over ``llm``'s weights, or None when its architecture is not covered."""
-        base = llm.get_base_model() if hasattr(llm, "get_base_model") else llm
-        config = getattr(base, "config", None)
+        config = getattr(_base(llm), "config", None)
         if getattr(config, "model_type", None) not in SUPPORTED or getattr(
             config, "use_sliding_window", False
         ):
@@ -141,8 +135,6 @@ class FastDecoder(nn.Module):
     # -- one forward over new positions ------------------------------------------------------------
     def _attend(self, layer: _Layer, x, cos, sin, cache_k, cache_v, start: int) -> torch.Tensor:
         """Self-attention of the L new tokens ``x`` (1, L, W) at positions start..start+L-1."""
-        from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
-
         L = x.shape[1]
         q, k, v = layer.qkv(x).split([layer.q_size, layer.kv_size, layer.kv_size], dim=-1)
         q = q.view(1, L, self.heads, self.head_dim).transpose(1, 2)  # (1, H, L, d)
@@ -199,8 +191,9 @@ class FastDecoder(nn.Module):
             new.append(token)
             if streamer is not None:
                 streamer.put(token.cpu())
-            ids = torch.stack(new, dim=1)  # (1, n)
-            if bool((eos == token).any()) or (should_stop is not None and should_stop(ids)):
+            if bool((eos == token).any()) or (
+                should_stop is not None and should_stop(torch.stack(new, dim=1))
+            ):
                 break
             if len(new) < max_new_tokens:
                 logits = self._forward(self.embed(token)[:, None].to(dtype), caches, start)

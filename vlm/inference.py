@@ -82,22 +82,27 @@ def quantize_llm(model, mode: str) -> None:
         raise UserError(f"unknown quantize mode {mode!r}; choose one of {', '.join(QUANTIZE_CHOICES)}")
     if model.device.type != "cpu":
         raise UserError("int8 quantisation is for CPU inference; on a GPU use dtype=bfloat16")
-    import torch
-    from torch import nn
-
     from vlm.fastdecode import FastDecoder
 
     llm = model.llm.merge_and_unload() if model.is_lora else model.llm
     model.__dict__["_fast_decoder"] = FastDecoder.from_llm(llm, quantize=mode)  # fused int8 copies
+    model.llm = int8_linears(llm)
+    model.quantized = mode
+
+
+def int8_linears(module):
+    """``module`` in float and eval mode with every nn.Linear dynamically int8-quantised (per-channel
+    weights, fbgemm), in place; returns it (or its replacement, if it is itself a Linear)."""
+    import torch
+    from torch import nn
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch's notice that quantized tensors will move to torchao
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-        llm = quantize_dynamic(
-            llm.float().eval(), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+        return quantize_dynamic(
+            module.float().eval(), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
         )
-    model.llm = llm
-    model.quantized = mode
 
 
 def refuse_if_quantized(model, action: str) -> None:
