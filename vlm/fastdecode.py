@@ -95,7 +95,7 @@ class FastDecoder(nn.Module):
         head = _plain_linear(base.get_output_embeddings())
         if head is None:
             raise TypeError("unexpected LM head type")
-        self.head = nn.Linear(head.in_features, head.out_features, bias=head.bias is not None)
+        self.head = nn.Linear(head.in_features, head.out_features, bias=False, device="meta")
         self.head.weight = head.weight  # shared (tied to the embeddings in most small LLMs)
         self.head.bias = head.bias
         weight = self.embed.weight
