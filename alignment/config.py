@@ -111,6 +111,10 @@ class AlignConfig:
     encoder_tuning: EncoderTuning = field(default_factory=EncoderTuning)
     train: TrainSettings = field(default_factory=TrainSettings)
     seed: int = 0
+    # What the LLM is given about each clip: "video"; "description", the ground-truth scene in words
+    # (the perfect-perception bound; needs world.json); "none", nothing (the blind-trained control).
+    # Without a video, stage 1 (which trains the projector) is skipped.
+    perception: Literal["video", "description", "none"] = "video"
 
     def __post_init__(self) -> None:
         if self.stage1.steps > self.train.steps:
@@ -120,5 +124,15 @@ class AlignConfig:
 
     @property
     def use_cache(self) -> bool:
-        """Cache encoder tokens only when the encoder is frozen."""
-        return self.train.cache_features and self.encoder_tuning.last_blocks == 0
+        """Cache encoder tokens only when the encoder is frozen (and the LLM sees the video)."""
+        return self.train.cache_features and self.encoder_tuning.last_blocks == 0 and self.sees_video
+
+    @property
+    def sees_video(self) -> bool:
+        return self.perception == "video"
+
+    @property
+    def first_step(self) -> int:
+        """Where the loop starts: without a video there is no projector to train, so stage 1 is
+        skipped and stage 2 runs its usual steps (the same recipe as the video model's)."""
+        return 0 if self.sees_video else self.stage1.steps

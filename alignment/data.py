@@ -184,3 +184,9 @@ def load_descriptions(path: str | Path, split: str = "train") -> datasets.Datase
     if not rows:
         raise DatasetError(f"{world}: no clips in split '{split}'")
     return datasets.Dataset.from_list(rows)
+
+
+def load_scenes(path: str | Path, split: str = "train") -> dict[str, str]:
+    """``{absolute video path: ground-truth description}`` of the split's clips (the text bound's input)."""
+    ds = load_descriptions(path, split)
+    return dict(zip(ds["video"], ds["answer"]))

@@ -33,6 +33,7 @@ def build_model(cfg: AlignConfig):
             "target_modules": list(lora.target_modules),
         },
         unfreeze_encoder_blocks=cfg.encoder_tuning.last_blocks,
+        perception=cfg.perception,
     )
 
 

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from alignment.cache import FeatureCache
 from alignment.config import AlignConfig
-from alignment.data import load_descriptions, load_qa
+from alignment.data import load_descriptions, load_qa, load_scenes
 from alignment.model import build_model, set_stage, trainable_parameters
 from alignment.sampler import batch_indices
 from jepa_vqa.config import load_config, save_config, to_dict
@@ -57,6 +57,8 @@ def _datasets(cfg: AlignConfig):
     """(stage-1 dataset or None, stage-2 QA dataset)."""
     qa = _first_clips(load_qa(cfg.data.path, cfg.data.split), cfg.data.max_clips)
     stage1 = None
+    if not cfg.sees_video:
+        return None, qa
     if cfg.stage1.steps > 0 and cfg.stage1.data == "descriptions":
         videos = set(qa["video"])  # describe the same clips stage 2 asks about
         stage1 = load_descriptions(cfg.data.path, cfg.data.split)
@@ -132,10 +134,13 @@ class Batches:
         name: str = "qa",
         progress: bool = True,
         questions_per_row: int = 1,
+        scenes: dict[str, str] | None = None,
     ) -> None:
         from jepa_vqa.errors import UserError
+        from vlm.processor import with_scene
 
         self.model, self.cache = model, cache
+        self.has_video = model.config.perception == "video"
         self.items, self.videos = [], []
         columns = ds["question"], ds["options"], ds["answer"], ds["video"]
         skipped = 0
@@ -143,11 +148,14 @@ class Batches:
             _rows_by_video(ds, questions_per_row), desc=f"tokenise {name}", disable=not progress, unit="row"
         ):
             questions, options, answers = ([col[i] for i in row] for col in columns[:3])
+            if model.config.perception == "description":  # ``scenes``: alignment.data.load_scenes
+                questions = [with_scene(q, scenes[columns[3][row[0]]]) for q in questions]
+            options = [o or None for o in options]
             try:
                 if len(row) == 1:
-                    item = model.processor.encode(questions[0], options=options[0] or None, answer=answers[0])
+                    item = model.processor.encode(questions[0], None, options[0], self.has_video, answers[0])
                 else:
-                    item = model.processor.encode_group(questions, answers, [o or None for o in options])
+                    item = model.processor.encode_group(questions, answers, options, self.has_video)
             except UserError:
                 skipped += len(row)
                 continue
@@ -171,9 +179,9 @@ class Batches:
         """The processor's right-padded batch plus ``encoder_tokens`` (B, N, D) or ``frames``."""
         batch = self.model.processor.collate([self.items[i] for i in indices], padding_side="right")
         videos = [self.videos[i] for i in indices]
-        if self.cache is not None:
+        if self.has_video and self.cache is not None:
             batch["encoder_tokens"] = self.cache.batch(videos)  # (B, N, D)
-        else:
+        elif self.has_video:
             batch["frames"] = torch.stack([self.model.load_frames(v) for v in videos])  # (B, T, C, H, W)
         return batch
 
@@ -314,8 +322,10 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
             videos, cfg.train.encode_batch_size, rank, world, accelerator.wait_for_everyone, progress=is_main
         )
     cache_seconds = time.time() - t_cache
-    fit_projector_inputs(model, list(qa_ds["video"]), cache)
-    batches = {2: Batches(model, qa_ds, cache, "qa", is_main, cfg.stage2.questions_per_row)}
+    scenes = load_scenes(cfg.data.path, cfg.data.split) if cfg.perception == "description" else None
+    if cfg.sees_video:
+        fit_projector_inputs(model, list(qa_ds["video"]), cache)
+    batches = {2: Batches(model, qa_ds, cache, "qa", is_main, cfg.stage2.questions_per_row, scenes)}
     batches[1] = Batches(model, stage1_ds, cache, cfg.stage1.data, is_main) if stage1_ds is not None else None
 
     # 3. Optimiser over projector + LoRA (+ unfrozen encoder blocks); resume from OUT/checkpoint.
@@ -324,7 +334,7 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
     ids = {id(p) for p in params}
     named = {n: p for n, p in model.named_parameters() if id(p) in ids}
     opt = _optimizer(cfg, groups)
-    start, state = 0, {}
+    start, state = cfg.first_step, {}
     ckpt = find_checkpoint(out)
     if ckpt is not None:
         state = load_checkpoint(ckpt, modules={}, optimizer=opt)

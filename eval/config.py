@@ -17,6 +17,7 @@ CONTROLS = ("blind", "shuffled", "single_frame")
 class EvalConfig:
     batch_size: int = 8  # questions per answer_batch call
     max_new_tokens: int = 16  # generation length (greedy)
+    generation: bool = True  # also generate free text and score it parsed (the second metric)
     seed: int = 0  # shuffled-frames control, bootstrap and probes
     n_boot: int = 1000  # bootstrap resamples for the 95% intervals
     controls: list[str] = field(default_factory=lambda: list(CONTROLS))  # input controls, same model

@@ -25,6 +25,7 @@ class Example:
     options: list[str] = field(default_factory=list)
     type: str = "all"
     kind: str = ""  # derived from answer/options when empty
+    scene: str | None = None  # ground-truth scene description (synthetic worlds), for the text bound
 
     def __post_init__(self) -> None:
         self.options = [str(o) for o in self.options]

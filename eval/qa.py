@@ -1,12 +1,19 @@
-"""The QA runner: batched generation under the model condition and each control, then scoring.
+"""The QA runner: answers under the model condition and each control, then scoring.
 
     from eval.qa import run_qa
     result = run_qa(model, examples, EvalConfig(), answer_pool=train_examples)
 
-``model`` is anything with ``answer_batch(videos, questions, options=None, **generation)`` and
-``load_frames(path) -> uint8 (T, C, H, W)`` (a ``vlm.model.VideoQAModel``). Frames are decoded
-once per example and reused by every condition. Under ``accelerate launch`` (or torchrun) each process answers
-its share of the batches and rank 0 scores the gathered answers.
+Two metrics, as lm-evaluation-harness and chat users see a model:
+- **choice** (the headline): a multiple-choice question is answered by the option with the
+  highest length-normalised likelihood (``model.choose``: one pass per batch, the prompt shared by
+  its options); other questions by their parsed generated answer;
+- **generation**: the greedy generated text, parsed (``EvalConfig.generation``).
+
+``model`` is anything with ``load_frames(path) -> uint8 (T, C, H, W)`` and
+``generate_batch(videos, questions, options=None, **generation)`` (or ``answer_batch``), and
+optionally ``choose(videos, questions, options) -> [index]`` (a ``vlm.model.VideoQAModel``).
+Frames are decoded once per example and reused by every condition. Under ``accelerate launch``
+(or torchrun) each process answers its share of the batches and rank 0 scores the gathered answers.
 """
 
 from __future__ import annotations
@@ -19,14 +26,50 @@ from eval.config import EvalConfig
 from eval.controls import apply_control, chance_scores, majority_predictions
 from eval.distributed import Dist, gather, my_batches
 from eval.example import Example, canonical_gold, parse_response
+from eval.parsing import LETTERS
 from eval.scoring import per_type_accuracy, per_type_mean
+from jepa_vqa.errors import UserError
 
 
-def prompt_of(model, ex: Example) -> str:
+def prompt_of(model, question: str, options: list[str]) -> str:
     """The question as the model sees it (the contract's one multiple-choice format)."""
-    if ex.options and hasattr(model, "format_question"):
-        return model.format_question(ex.question, ex.options)
-    return ex.question
+    if options and hasattr(model, "format_question"):
+        return model.format_question(question, options)
+    return question
+
+
+def _condition_inputs(cond: str, frames: list, batch: list[Example], cfg: EvalConfig, model) -> tuple:
+    """(videos, questions) as the model sees them under ``cond``: frames (or None: no video slot),
+    and questions with the scene description in front for a model trained on descriptions."""
+    questions = [ex.question for ex in batch]
+    perception = getattr(getattr(model, "config", None), "perception", "video")
+    if perception == "description":
+        from vlm.processor import with_scene
+
+        if cond == "blind":
+            return [None] * len(batch), questions
+        missing = [ex.id for ex in batch if not ex.scene]
+        if missing:
+            raise UserError(f"the model reads scene descriptions, but example {missing[0]} has none")
+        return [None] * len(batch), [with_scene(q, ex.scene) for q, ex in zip(questions, batch)]
+    if cond == "blind" or perception == "none":
+        return [None] * len(batch), questions
+    videos = [None if f is None else apply_control(cond, f, cfg.seed, ex.id) for f, ex in zip(frames, batch)]
+    return videos, questions
+
+
+def _choices(model, videos, questions, batch: list[Example]) -> list[int | None]:
+    """The likelihood choice of each multiple-choice example (None for others, or when the model
+    cannot score options)."""
+    rows = [i for i, ex in enumerate(batch) if ex.kind == "choice"]
+    choices: list[int | None] = [None] * len(batch)
+    if rows and hasattr(model, "choose"):
+        picks = model.choose(
+            [videos[i] for i in rows], [questions[i] for i in rows], [batch[i].options for i in rows]
+        )
+        for i, k in zip(rows, picks):
+            choices[i] = int(k)
+    return choices
 
 
 def generate(
@@ -37,36 +80,54 @@ def generate(
     dist: Dist = Dist(),
     progress: bool = True,
 ) -> tuple[list[dict], dict[str, float]]:
-    """Responses for this rank's batches: ``[{"index", "condition", "response"}]`` and seconds per condition."""
+    """This rank's answers, ``[{"index", "condition", "question", "choice", "response"}]``, and seconds per condition."""
+    generate_batch = getattr(model, "generate_batch", None) or model.answer_batch
     mine = my_batches(len(examples), cfg.batch_size, dist)
     records: list[dict] = []
     seconds = dict.fromkeys(conditions, 0.0)
     bar = tqdm(
         total=len(mine) * len(conditions), desc="eval", unit="batch", disable=not (progress and dist.is_main)
     )
+    needs_frames = any(c != "blind" for c in conditions)
     for idx in mine:
         batch = [examples[i] for i in idx]
-        needs_frames = any(c != "blind" for c in conditions)
         frames = [model.load_frames(ex.video) if needs_frames and ex.video else None for ex in batch]
-        questions = [ex.question for ex in batch]
         options = [ex.options or None for ex in batch]
         for cond in conditions:
-            videos = [
-                None if f is None else apply_control(cond, f, cfg.seed, ex.id) for f, ex in zip(frames, batch)
-            ]
-            if cond == "blind":
-                videos = [None] * len(batch)
+            videos, questions = _condition_inputs(cond, frames, batch, cfg, model)
             start = time.perf_counter()
-            answers = model.answer_batch(
-                videos, questions, options=options, max_new_tokens=cfg.max_new_tokens
-            )
+            choices = _choices(model, videos, questions, batch)
+            texts: list[str | None] = [None] * len(batch)
+            if cfg.generation or any(c is None for c in choices):
+                texts = generate_batch(videos, questions, options=options, max_new_tokens=cfg.max_new_tokens)
+                if len(texts) != len(batch):
+                    raise RuntimeError(f"the model returned {len(texts)} answers for {len(batch)} questions")
             seconds[cond] += time.perf_counter() - start
-            if len(answers) != len(batch):
-                raise RuntimeError(f"answer_batch returned {len(answers)} answers for {len(batch)} questions")
-            records += [{"index": i, "condition": cond, "response": a} for i, a in zip(idx, answers)]
+            records += [
+                {"index": i, "condition": cond, "question": q, "choice": c, "response": t}
+                for i, q, c, t in zip(idx, questions, choices, texts)
+            ]
             bar.update(1)
     bar.close()
     return records, seconds
+
+
+def _prediction(ex: Example, record: dict) -> str | None:
+    """The headline answer: the likelihood choice when there is one, else the parsed response."""
+    if record.get("choice") is not None:
+        return LETTERS[record["choice"]]
+    return parse_response(ex, record["response"])
+
+
+def _metrics(preds, golds, types, responses, examples, cfg: EvalConfig) -> dict:
+    metrics = per_type_accuracy(preds, golds, types, n_boot=cfg.n_boot, seed=cfg.seed)
+    unparsed = [
+        {"id": ex.id, "question": ex.question, "response": r}
+        for ex, p, r in zip(examples, preds, responses)
+        if p is None
+    ]
+    metrics["unparsed"] = {"count": len(unparsed), "examples": unparsed[: cfg.report_examples]}
+    return metrics
 
 
 def score(
@@ -77,39 +138,39 @@ def score(
     cfg: EvalConfig,
     answer_pool: list[Example] | None = None,
 ) -> tuple[dict, list[dict]]:
-    """Metrics (per condition, per type, with CIs), baselines and the per-sample rows."""
-    by_key = {(r["index"], r["condition"]): r["response"] for r in records}
+    """Metrics (per condition, per type, with CIs; headline and generation), baselines, and the
+    per-sample rows."""
+    by_key = {(r["index"], r["condition"]): r for r in records}
     golds = [canonical_gold(ex) for ex in examples]
     types = [ex.type for ex in examples]
-    prompts = [prompt_of(model, ex) for ex in examples]
     conds: dict[str, dict] = {}
+    generation: dict[str, dict] = {}
     samples: list[dict] = []
     for cond in conditions:
-        preds = []
-        unparsed = []
+        rows = [by_key[(i, cond)] for i in range(len(examples))]
+        responses = [r["response"] for r in rows]
+        preds = [_prediction(ex, r) for ex, r in zip(examples, rows)]
+        parsed = [None if r is None else parse_response(ex, r) for ex, r in zip(examples, responses)]
         for i, ex in enumerate(examples):
-            response = by_key[(i, cond)]
-            parsed = parse_response(ex, response)
-            preds.append(parsed)
-            if parsed is None:
-                unparsed.append({"id": ex.id, "question": ex.question, "response": response})
             samples.append(
                 {
                     "id": ex.id,
                     "condition": cond,
                     "type": ex.type,
-                    "prompt": prompts[i],
+                    "prompt": prompt_of(model, rows[i]["question"], ex.options),
                     "options": ex.options,
-                    "response": response,
-                    "parsed": parsed,
+                    "choice": preds[i],
+                    "response": responses[i],
+                    "parsed": parsed[i],
                     "answer": golds[i],
                     "answer_text": ex.answer,
-                    "correct": parsed is not None and parsed == golds[i],
+                    "correct": preds[i] is not None and preds[i] == golds[i],
+                    "generation_correct": parsed[i] is not None and parsed[i] == golds[i],
                 }
             )
-        metrics = per_type_accuracy(preds, golds, types, n_boot=cfg.n_boot, seed=cfg.seed)
-        metrics["unparsed"] = {"count": len(unparsed), "examples": unparsed[: cfg.report_examples]}
-        conds[cond] = metrics
+        conds[cond] = _metrics(preds, golds, types, responses, examples, cfg)
+        if all(r is not None for r in responses):
+            generation[cond] = _metrics(parsed, golds, types, responses, examples, cfg)
     baselines = {}
     if cfg.baselines:
         baselines["chance"] = per_type_mean(
@@ -119,7 +180,7 @@ def score(
             majority_predictions(examples, answer_pool), golds, types, n_boot=cfg.n_boot, seed=cfg.seed
         )
         baselines["majority"]["source"] = "train split" if answer_pool else "evaluated data"
-    return {"conditions": conds, "baselines": baselines}, samples
+    return {"conditions": conds, "generation": generation, "baselines": baselines}, samples
 
 
 def run_qa(
@@ -132,6 +193,9 @@ def run_qa(
 ) -> tuple[dict | None, list[dict] | None, dict]:
     """Generate (sharded), gather, score on rank 0. Returns ``(metrics, samples, timings)``; None off rank 0."""
     conditions = ["model"] + [c for c in cfg.controls if c != "model"]
+    perception = getattr(getattr(model, "config", None), "perception", "video")
+    if perception != "video":  # frame controls mean nothing without a video; blind is the no-description one
+        conditions = [c for c in conditions if c == "model" or (c == "blind" and perception == "description")]
     start = time.perf_counter()
     records, seconds = generate(model, examples, conditions, cfg, dist, progress)
     records = gather(records, dist)

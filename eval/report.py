@@ -110,6 +110,7 @@ def qa_markdown(results: dict) -> str:
         for t in types
     ]
     out += [_table(["type", "n"] + names, rows), ""]
+    out += _generation_markdown(results)
     unparsed = results["metrics"].get("unparsed", {})
     out += [
         "## Unparseable answers (model)",
@@ -120,6 +121,27 @@ def qa_markdown(results: dict) -> str:
         out.append(f"- `{ex['id']}`: {ex['question']!r} -> {ex['response']!r}")
     out += ["", "![per-type accuracy](accuracy.png)", ""]
     return "\n".join(out)
+
+
+def _generation_markdown(results: dict) -> list[str]:
+    """The second metric: greedy generated answers, parsed (what a chat user reads)."""
+    generation = results.get("generation") or {}
+    if not generation:
+        return []
+    names = list(generation)
+    types = sorted({t for g in generation.values() for t in g.get("by_type", {})})
+    rows = [[t] + [fmt(generation[n]["by_type"].get(t)) for n in names] for t in types]
+    rows.append(["**overall**"] + [fmt(generation[n]["overall"]) for n in names])
+    rows.append(["unparsed"] + [str(generation[n].get("unparsed", {}).get("count", "-")) for n in names])
+    return [
+        "## Free generation (parsed)",
+        "",
+        "The headline above scores a multiple-choice question by the likelihood of each option; here "
+        "the same questions are answered by greedy generation and the text is parsed.",
+        "",
+        _table(["type"] + names, rows),
+        "",
+    ]
 
 
 def voe_markdown(results: dict) -> str:

@@ -111,6 +111,15 @@ def _of_types(examples: list, types: list[str]) -> list:
     return [ex for ex in examples if ex.type in types]
 
 
+def _attach_scenes(examples: list, data: str | None) -> None:
+    """Give each example its clip's ground-truth description (for a model trained on descriptions)."""
+    from worlds.qa import scene_descriptions
+
+    scenes = scene_descriptions(data) if data and Path(data).is_dir() else {}
+    for ex in examples:
+        ex.scene = scenes.get(ex.video)
+
+
 def _run_qa(task, model_or_spec, data, limit, cfg, out, dist, progress) -> tuple[dict, list[dict] | None]:
     from eval.plots import accuracy_bars
     from eval.qa import run_qa
@@ -121,6 +130,8 @@ def _run_qa(task, model_or_spec, data, limit, cfg, out, dist, progress) -> tuple
     if limit is not None:
         examples = examples[:limit]
     model = load_model(model_or_spec, dist.device, cfg.quantize)
+    if getattr(getattr(model, "config", None), "perception", "video") == "description":
+        _attach_scenes(examples, data)
     metrics, samples, timings = run_qa(model, examples, cfg, dist, _answer_pool(task, data), progress)
     if not dist.is_main:
         return {}, None
@@ -131,6 +142,7 @@ def _run_qa(task, model_or_spec, data, limit, cfg, out, dist, progress) -> tuple
         "num_examples": len(examples),
         "metrics": conds["model"],
         "controls": {**{k: v for k, v in conds.items() if k != "model"}, **metrics["baselines"]},
+        "generation": metrics["generation"],
         "timings": timings,
     }
     from eval.report import qa_series

@@ -12,7 +12,7 @@ from test_align_helpers import make_dataset
 
 from alignment.cache import FeatureCache
 from alignment.config import AlignConfig
-from alignment.data import load_qa
+from alignment.data import load_qa, load_scenes
 from alignment.model import build_model, set_stage, trainable_parameters
 from alignment.train import Batches, train
 from jepa_vqa.cli import main as cli_main
@@ -199,3 +199,35 @@ def test_tuning_last_encoder_block_trains_it_without_a_cache(tiny, tmp_path):
     assert all(p.grad is None for p in model.encoder.parameters() if id(p) not in tuned)
     out = train(cfg, tmp_path / "run")
     assert not (out / "cache").exists() and (out / "encoder.safetensors").is_file()
+
+
+@pytest.mark.parametrize("perception", ["description", "none"])
+def test_text_bound_and_blind_recipes_train_without_video(tiny, tmp_path, perception):
+    """The perfect-perception bound reads the ground-truth scene in words; the blind-trained control
+    reads nothing. Both skip stage 1 (no projector to train) and run the same stage-2 steps."""
+    from jepa_vqa.config import load_config as load
+    from vlm.model import VideoQAModel
+    from worlds.config import WorldConfig
+    from worlds.generate import generate_dataset
+
+    world = generate_dataset(
+        load(WorldConfig, "configs/world/tiny.yaml", ["num_clips=6", "voe.pairs=0", "workers=1"]),
+        tmp_path / "world",
+        progress=False,
+    )
+    _, llm = tiny
+    cfg = load_config(
+        AlignConfig, TEST_YAML, [f"data.path={world}", f"llm={llm}", f"perception={perception}", "train.steps=4"]
+    )
+    assert not cfg.use_cache and cfg.first_step == cfg.stage1.steps
+    out = train(cfg, tmp_path / "run")
+    steps = [r["step"] for r in read_metrics(out / "metrics.jsonl")]
+    assert steps == list(range(cfg.stage1.steps + 1, cfg.train.steps + 1))  # stage 2 only
+    assert not (out / "cache").exists()
+    model = VideoQAModel.from_pretrained(out)
+    assert model.config.perception == perception
+    scenes = load_scenes(world, "train") if perception == "description" else None
+    batch = Batches(model, load_qa(world, "train"), None, progress=False, scenes=scenes)([0])  # char-level tiny vocab: 1 per row
+    assert not batch["video_mask"].any() and "frames" not in batch
+    prompt = model.tokenizer.decode(batch["input_ids"][0])
+    assert ("Scene: A " in prompt) == (perception == "description")

@@ -54,11 +54,56 @@ def test_tiny_videoqa_model_end_to_end(model, world, tmp_path):
     assert by_cond["model"][0]["prompt"] == model.format_question(
         by_cond["model"][0]["prompt"].split("\n")[0], by_cond["model"][0]["options"]
     )
-    assert "Answer with the option's letter." in by_cond["model"][0]["prompt"]
+    assert "Options: " in by_cond["model"][0]["prompt"]
     # The model sees the video: answers with and without it differ for some question.
     assert [s["response"] for s in by_cond["model"]] != [s["response"] for s in by_cond["blind"]]
-    for s in samples:
-        assert s["correct"] == (s["parsed"] is not None and s["parsed"] == s["answer"])
+    for s in samples:  # headline: the likelihood choice (multiple choice); second: the parsed generation
+        headline = s["choice"] if s["options"] else s["parsed"]
+        assert s["correct"] == (headline is not None and headline == s["answer"])
+        assert s["generation_correct"] == (s["parsed"] is not None and s["parsed"] == s["answer"])
+    mc = [r for r in _rows(world, 4) if r["options"]]
+    assert mc, "the tiny world has multiple-choice questions"
+    expected = model.choose(
+        [model.load_frames(Path(world) / r["video"]) for r in mc],
+        [r["question"] for r in mc],
+        [r["options"] for r in mc],
+    )
+    assert [s["choice"] for s in by_cond["model"] if s["options"]] == ["ABCD"[k] for k in expected]
+    assert set(res["generation"]) == {"model", "blind", "shuffled", "single_frame"}
+    assert "Free generation" in (tmp_path / "out" / "report.md").read_text()
+
+
+def _rows(world, n: int) -> list[dict]:
+    rows = [json.loads(line) for line in (Path(world) / "qa.jsonl").read_text().splitlines()]
+    return [r for r in rows if r["split"] == "test"][:n]
+
+
+def test_a_description_model_reads_the_scene_and_blind_drops_it(model, tmp_path):
+    from jepa_vqa.config import load_config
+    from worlds.config import WorldConfig
+    from worlds.generate import generate_dataset
+
+    cfg = load_config(WorldConfig, ROOT / "configs/world/tiny.yaml", ["num_clips=8", "voe.pairs=0", "workers=1"])
+    data = generate_dataset(cfg, tmp_path / "w", progress=False)
+    model.config.perception = "description"
+    try:
+        res = evaluate_task(
+            model,
+            "world-qa",
+            data=str(data),
+            limit=3,
+            out_dir=tmp_path / "out",
+            config=EvalConfig(batch_size=3, max_new_tokens=2, n_boot=50),
+            progress=False,
+        )
+    finally:
+        model.config.perception = "video"
+    assert set(res["controls"]) == {"blind", "chance", "majority"}  # frame controls mean nothing here
+    samples = [json.loads(s) for s in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
+    assert {s["condition"] for s in samples} == {"model", "blind"}
+    model_prompt = next(s for s in samples if s["condition"] == "model")
+    assert model_prompt["prompt"].startswith("Scene: A ")  # the ground truth, in words
+    assert not next(s for s in samples if s["condition"] == "blind")["prompt"].startswith("Scene:")
 
 
 def _run(args: list[str], launcher: list[str]) -> subprocess.CompletedProcess:

@@ -307,3 +307,32 @@ def test_grouped_questions_give_the_losses_of_separate_rows(model):
     model.zero_grad(set_to_none=True)
     torch.testing.assert_close(losses[1], losses[0], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-3, atol=1e-5)
+
+
+def test_option_scores_equal_one_pass_per_option(model):
+    """The grouped option row (prompt once, options apart) gives each option's mean token
+    log-probability exactly as scoring it alone would."""
+    videos, options = [_frames(0), None], [["red", "dark blue", "green"], ["left", "right"]]
+    scores = model.score_options(videos, QUESTIONS[:2], options)
+    for video, question, opts, row in zip(videos, QUESTIONS[:2], options, scores):
+        for opt, got in zip(opts, row):
+            item = model.processor.encode(question, options=opts, has_video=video is not None, answer=opt)
+            batch = model.processor.collate([item])
+            with torch.no_grad():
+                embeds = model.embed_inputs(
+                    batch["input_ids"], batch["video_mask"], None if video is None else model.encode_videos([video])
+                )
+                logprobs = model.llm(inputs_embeds=embeds).logits[0, :-1].log_softmax(-1)  # (L-1, V)
+            targets = batch["labels"][0, 1:]
+            keep = (targets != -100) & (targets != model.processor.end_of_turn_id)
+            expected = logprobs[keep].gather(-1, targets[keep][:, None]).mean()
+            assert got == pytest.approx(float(expected), abs=1e-4)
+    assert model.choose(videos, QUESTIONS[:2], options) == [max(range(len(r)), key=r.__getitem__) for r in scores]
+
+
+def test_multiple_choice_answers_are_option_text(model):
+    options = ["red", "blue", "green"]
+    answer = model.answer(_frames(0), QUESTIONS[0], options=options)
+    assert answer in options
+    assert answer == options[model.choose([_frames(0)], [QUESTIONS[0]], [options])[0]]
+    assert list(model.stream_answer(_frames(0), QUESTIONS[0], options=options)) == [answer]

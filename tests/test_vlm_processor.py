@@ -67,20 +67,41 @@ def test_labels_cover_only_answer_and_end_of_turn(proc, tokenizer):
     assert all(lab == IGNORE_INDEX for lab in item.labels[:first])
 
 
-def test_multiple_choice_target_is_the_letter(proc, tokenizer):
+def test_multiple_choice_target_is_the_option_text(proc, tokenizer):
     item = proc.encode("Which way?", options=["left", "right"], answer="right")
-    assert tokenizer.decode([t for t in item.labels if t != IGNORE_INDEX]) == "B<|im_end|>"
-    assert format_answer("right", ["left", "right"]) == "B"
+    assert tokenizer.decode([t for t in item.labels if t != IGNORE_INDEX]) == "right<|im_end|>"
+    assert format_answer("right", ["left", "right"]) == "right"
+    assert format_answer("B", ["left", "right"]) == "right"  # a letter answer names its option
     with pytest.raises(UserError, match="not one of the options"):
         format_answer("up", ["left", "right"])
 
 
-def test_format_question():
+def test_format_question_lists_options_as_words():
     text = format_question("Which way does it move?", ["left", "right", "up"])
-    assert text.splitlines() == ["Which way does it move?", "A. left", "B. right", "C. up", MC_INSTRUCTION]
+    assert text.splitlines() == ["Which way does it move?", "Options: left, right, up.", MC_INSTRUCTION]
+    assert "Options: 1, 2; a, b." in format_question("Which?", ["1, 2", "a, b"])
     assert format_question("How many?", []) == "How many?"
     with pytest.raises(UserError, match="2 to 26 options"):
         format_question("Q?", ["only"])
+
+
+def test_option_rows_score_each_option_on_its_own_segment(proc, tokenizer):
+    options = ["left", "right", "up left"]
+    item = proc.encode_options("Which way?", options)
+    singles = [proc.encode("Which way?", options=options, answer=o) for o in options]
+    head = item.segments.count(0)
+    assert item.input_ids[:head] == singles[0].input_ids[:head]  # the prompt (with video) once
+    assert head >= item.video_start + item.num_video_tokens
+    for j, (opt, single) in enumerate(zip(options, singles), start=1):
+        mine = [k for k, seg in enumerate(item.segments) if seg == j]
+        labelled = [item.labels[k] for k in mine if item.labels[k] != IGNORE_INDEX]
+        assert tokenizer.decode(labelled) == opt  # the option's tokens, not the end-of-turn token
+        first = mine[0]  # the segment starts one token before its first option token: it predicts it
+        assert item.labels[first] == IGNORE_INDEX and item.labels[first + 1] != IGNORE_INDEX
+        assert item.input_ids[first] == single.input_ids[head]
+        assert [item.positions[k] for k in mine] == list(range(head, head + len(mine)))
+    with pytest.raises(UserError, match="2 or more options"):
+        proc.encode_options("Which way?", [])
 
 
 def test_padding_sides(proc):

@@ -32,6 +32,7 @@ from vlm.processor import PromptConfig, VideoQAProcessor, validate_text
 from vlm.projector import ProjectorConfig, build_projector
 
 FORMAT_VERSION = 1
+PERCEPTIONS = ("video", "description", "none")
 DEFAULT_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,6 +84,9 @@ class VideoQAConfig:
     unfreeze_encoder_blocks: int = 0
     encoder_config: dict = field(default_factory=dict)  # informational copy of the encoder's config
     bundled_llm: bool = False  # the LLM weights sit in the model dir's llm/ (export)
+    # What the LLM is given about the clip: "video" (encoder tokens); "description" (the ground-truth
+    # scene description in words: the perfect-perception bound); "none" (nothing: the blind-trained control)
+    perception: str = "video"
     card: dict = field(default_factory=dict)  # model-card facts: training data, results...
     version: int = FORMAT_VERSION
 
@@ -91,6 +95,8 @@ class VideoQAConfig:
             raise ValueError(f"num_frames must be >= 1, got {self.num_frames}")
         if self.unfreeze_encoder_blocks < 0:
             raise ValueError("unfreeze_encoder_blocks must be >= 0")
+        if self.perception not in PERCEPTIONS:
+            raise ValueError(f"perception must be one of {PERCEPTIONS}, got {self.perception!r}")
         if self.version > FORMAT_VERSION:
             raise ValueError(
                 f"model format version {self.version} is newer than this code ({FORMAT_VERSION})"
@@ -154,6 +160,7 @@ class VideoQAModel(nn.Module):
         prompt: PromptConfig | None = None,
         unfreeze_encoder_blocks: int = 0,
         dtype=None,
+        perception: str = "video",
     ) -> VideoQAModel:
         """A fresh model: the encoder and LLM loaded from their specs, a new projector."""
         from encoder import load_encoder
@@ -169,6 +176,7 @@ class VideoQAModel(nn.Module):
             prompt=prompt or PromptConfig(),
             unfreeze_encoder_blocks=unfreeze_encoder_blocks,
             encoder_config=encoder.config_dict(),
+            perception=perception,
         )
         model = cls(config, encoder, llm, tokenizer)
         model.projector.match_embedding_scale(llm.get_input_embeddings().weight)  # a new projector only
@@ -417,6 +425,13 @@ class VideoQAModel(nn.Module):
 
         return format_question(question, options)
 
+    def _embed_batch(self, videos, batch: dict) -> torch.Tensor:
+        """Prompt embeddings (B, L, W) of a collated ``batch`` with the ``videos`` (None: no slot) spliced in."""
+        with torch.no_grad():
+            seen = [v for v in videos if v is not None]
+            video_embeds = self.encode_videos(seen) if seen else None  # (Bv, K, W)
+            return self.embed_inputs(batch["input_ids"], batch["video_mask"], video_embeds)
+
     def prepare_prompts(self, videos, questions, options=None, histories=None) -> dict:
         """Left-padded generation inputs: ``inputs_embeds`` (B, L, W) and ``attention_mask`` (B, L)."""
         n = len(questions)
@@ -431,29 +446,100 @@ class VideoQAModel(nn.Module):
             for v, q, o, h in zip(videos, questions, options, histories)
         ]
         batch = self.processor.collate(items, padding_side="left")
-        with torch.no_grad():
-            seen = [v for v in videos if v is not None]
-            video_embeds = self.encode_videos(seen) if seen else None  # (Bv, K, W)
-            embeds = self.embed_inputs(batch["input_ids"], batch["video_mask"], video_embeds)
+        embeds = self._embed_batch(videos, batch)
         return {"inputs_embeds": embeds, "attention_mask": batch["attention_mask"].to(self.device)}
 
     @torch.no_grad()
-    def answer_batch(self, videos, questions, options=None, histories=None, **generation) -> list[str]:
-        """Answers for several (video, question) pairs at once; equal to one-by-one greedy answers."""
+    def score_options(self, videos, questions, options, histories=None) -> list[list[float]]:
+        """Length-normalised log-likelihood of each option as the answer (mean log-probability of
+        its tokens given the prompt), for a batch of multiple-choice questions. One forward pass:
+        each question is one row whose prompt is computed once and shared by all its options."""
+        n = len(questions)
+        histories = [None] * n if histories is None else list(histories)
+        if not (len(videos) == len(options) == len(histories) == n):
+            raise UserError("videos, questions, options and histories must have the same length")
+        items = [
+            self.processor.encode_options(q, o, h, has_video=v is not None)
+            for v, q, o, h in zip(videos, questions, options, histories)
+        ]
+        batch = self.processor.collate(items, padding_side="right")
+        embeds = self._embed_batch(videos, batch)  # (B, L, W)
+        targets = batch["labels"][:, 1:].to(self.device)  # (B, L-1): position p predicts token p + 1
+        keep = (targets != -100).any(dim=0).nonzero().squeeze(1)  # (P,) positions that predict options
+        out = self.llm(
+            inputs_embeds=embeds,
+            attention_mask=batch["attention_mask"].to(self.device),  # (B, 1, L, L): options apart
+            position_ids=batch["position_ids"].to(self.device),
+            logits_to_keep=keep,
+            use_cache=False,
+        )
+        logprobs = out.logits.float().log_softmax(-1)  # (B, P, V)
+        picked = targets[:, keep]  # (B, P)
+        token_lp = logprobs.gather(-1, picked.clamp_min(0)[..., None])[..., 0]  # (B, P)
+        segments = torch.full(batch["input_ids"].shape, -1, dtype=torch.long)  # (B, L), -1: padding
+        for row, item in enumerate(items):
+            segments[row, : len(item)] = torch.tensor(item.segments)
+        segments = segments[:, 1:][:, keep.cpu()].to(self.device)  # (B, P): the option each target is of
+        segments[picked == -100] = -1
+        return [
+            [float(token_lp[row][segments[row] == j].mean()) for j in range(1, len(opts) + 1)]
+            for row, opts in enumerate(options)
+        ]
+
+    def choose(self, videos, questions, options, histories=None) -> list[int]:
+        """The index of the most likely option of each multiple-choice question."""
+        scores = self.score_options(videos, questions, options, histories)
+        return [max(range(len(row)), key=row.__getitem__) for row in scores]
+
+    @torch.no_grad()
+    def generate_batch(self, videos, questions, options=None, histories=None, **generation) -> list[str]:
+        """Free-text answers, greedy by default (a multiple-choice prompt lists its options, but
+        the text is whatever the LLM writes); equal to one-by-one generation."""
         from vlm.generate import generate_ids
 
         inputs = self.prepare_prompts(videos, questions, options, histories)
         ids = generate_ids(self, inputs, **generation)  # (B, new)
         return self.tokenizer.batch_decode(ids, skip_special_tokens=True)
 
+    def answer_batch(self, videos, questions, options=None, histories=None, **generation) -> list[str]:
+        """Answers for several (video, question) pairs: a multiple-choice question gets the text of
+        its most likely option (:meth:`choose`), any other a generated answer."""
+        n = len(questions)
+        options = [None] * n if options is None else [o or None for o in options]
+        histories = [None] * n if histories is None else list(histories)
+        if len(options) != n or len(histories) != n:
+            raise UserError("videos, questions, options and histories must have the same length")
+        answers: list[str | None] = [None] * n
+        for group, run in ((True, self._choose_texts), (False, self.generate_batch)):
+            rows = [i for i in range(n) if (options[i] is not None) == group]
+            if not rows:
+                continue
+            pick = lambda xs: [xs[i] for i in rows]  # noqa: E731
+            args = (pick(videos), pick(questions))
+            texts = run(*args, pick(options), pick(histories), **({} if group else generation))
+            for i, text in zip(rows, texts):
+                answers[i] = text
+        return answers
+
+    def _choose_texts(self, videos, questions, options, histories) -> list[str]:
+        for q in questions:
+            validate_text(q)
+        picks = self.choose(videos, questions, options, histories)
+        return [opts[k] for opts, k in zip(options, picks)]
+
     def answer(self, video, question: str, history=None, options=None, **generation) -> str:
-        """The answer to one question; ``video=None`` asks blind (no video slot at all)."""
+        """The answer to one question (the chosen option's text for multiple choice); ``video=None``
+        asks blind (no video slot at all)."""
         return self.answer_batch([video], [question], [options], [history], **generation)[0]
 
     def stream_answer(self, video, question: str, history=None, options=None, **generation) -> Iterator[str]:
-        """Yield the answer's text as it is generated; the pieces join to :meth:`answer`."""
+        """Yield the answer's text as it is generated; the pieces join to :meth:`answer`. A
+        multiple-choice answer is chosen, not generated: it comes as one piece."""
         from vlm.generate import stream_text
 
+        if options:
+            yield self.answer(video, question, history, options)
+            return
         inputs = self.prepare_prompts([video], [question], [options], [history])
         yield from stream_text(self, inputs, **generation)
 

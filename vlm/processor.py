@@ -8,9 +8,13 @@ Only the answer tokens (and the end-of-turn token after them) are trained on::
     item = proc.encode("What colour is the ball?", answer="red")           # training example
     batch = proc.collate([item], padding_side="right")  # input_ids, attention_mask, labels, video_mask
     prompt = proc.encode(format_question("Which way?", ["left", "right"]))  # generation prompt
+    scored = proc.encode_options("Which way?", ["left", "right"])  # one row, each option a segment
 
-Multiple choice has one format: :func:`format_question` (``A. ...`` lines, then "Answer with the
-option's letter.") and :func:`format_answer` (the target is the letter alone, e.g. ``B``).
+Answers are words. Multiple choice has one format: :func:`format_question` lists the options as
+plain text ("Options: left, right.") and the training target is the option's text itself
+(:func:`format_answer`), never a letter: a small LLM learns facts as words quickly but binds answer
+letters to options poorly. A multiple-choice question is answered by the likelihood of each
+option's tokens (:meth:`VideoQAProcessor.encode_options`), as lm-evaluation-harness does.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from jepa_vqa.errors import UserError
 
 VIDEO_PLACEHOLDER = "<|video|>"
 MAX_QUESTION_CHARS = 2000
-MC_INSTRUCTION = "Answer with the option's letter."
+MC_INSTRUCTION = "Answer with one of the options."
 IGNORE_INDEX = -100
 DEFAULT_SYSTEM = "You are a helpful assistant that answers questions about a video."
 
@@ -72,26 +76,37 @@ def validate_options(options: object) -> list[str] | None:
     return [validate_text(opt, "option").strip() for opt in options]
 
 
+def format_options(options: list[str]) -> str:
+    """``Options: left, right, up.`` (``;`` between options when one holds a comma)."""
+    sep = "; " if any("," in opt for opt in options) else ", "
+    return f"Options: {sep.join(options)}."
+
+
 def format_question(question: str, options: list[str] | None = None) -> str:
-    """The one multiple-choice format: question, ``A. ...`` lines, the instruction."""
+    """The one multiple-choice format: the question, its options as plain text, the instruction."""
     question = validate_text(question).strip()
     options = validate_options(options)
     if not options:
         return question
-    lines = [f"{letter}. {opt}" for letter, opt in zip(string.ascii_uppercase, options)]
-    return "\n".join([question, *lines, MC_INSTRUCTION])
+    return "\n".join([question, format_options(options), MC_INSTRUCTION])
 
 
 def format_answer(answer: str, options: list[str] | None = None) -> str:
-    """The training target: the option's letter for multiple choice, else the answer text."""
+    """The training target: the answer's words. For multiple choice, the option's text (a letter
+    naming an option, as some datasets store it, is turned into that option's text)."""
     options = validate_options(options)
-    if not options:
-        return validate_text(answer, "answer").strip()
-    if answer in options:
-        return string.ascii_uppercase[options.index(answer)]
-    if len(answer) == 1 and answer in string.ascii_uppercase[: len(options)]:
+    answer = validate_text(answer, "answer").strip()
+    if not options or answer in options:
         return answer
+    if len(answer) == 1 and answer in string.ascii_uppercase[: len(options)]:
+        return options[string.ascii_uppercase.index(answer)]
     raise UserError(f"answer {answer!r} is not one of the options {options}")
+
+
+def with_scene(question: str, scene: str) -> str:
+    """A question preceded by a scene description in words (the perfect-perception bound's input:
+    the ground-truth description stands where the video would)."""
+    return f"Scene: {validate_text(scene, 'scene description').strip()}\n{question}"
 
 
 @dataclass
@@ -231,22 +246,29 @@ class VideoQAProcessor:
         if not questions or len(options) != len(questions) or len(answers) != len(questions):
             raise ValueError("encode_group needs one answer (and options entry) per question, at least one")
         items = [self.encode(q, None, o, has_video, a) for q, o, a in zip(questions, options, answers)]
-        head = _shared_prefix(items)
-        ids, labels = list(items[0].input_ids[:head]), list(items[0].labels[:head])
-        segments, positions = [0] * head, list(range(head))
-        for j, item in enumerate(items, start=1):
-            tail = len(item) - head
-            ids += item.input_ids[head:]
-            labels += item.labels[head:]
-            segments += [j] * tail
-            positions += range(head, head + tail)
-        if len(ids) > self.prompt.max_length:
+        row = _join_segments(items)
+        if len(row) > self.prompt.max_length:
             raise UserError(
-                f"{len(questions)} grouped questions need {len(ids)} tokens, over the model's limit of "
+                f"{len(questions)} grouped questions need {len(row)} tokens, over the model's limit of "
                 f"{self.prompt.max_length}: group fewer questions per row"
             )
-        first = items[0]
-        return Encoded(ids, labels, first.video_start, first.num_video_tokens, 0, segments, positions)
+        return row
+
+    def encode_options(
+        self, question: str, options: list[str], history=None, has_video: bool = True
+    ) -> Encoded:
+        """One row for scoring a multiple-choice question: the prompt once, then each option's
+        answer tokens as its own segment (seeing the prompt and itself only). ``labels`` mark the
+        option's tokens alone (not the end-of-turn token), so their log-probabilities, averaged per
+        segment, are the options' length-normalised likelihoods. The prompt's keys and values are
+        computed once for all options, in one pass."""
+        options = validate_options(options)
+        if not options:
+            raise UserError("encode_options needs a multiple-choice question (2 or more options)")
+        items = [self.encode(question, history, options, has_video, answer=opt) for opt in options]
+        row = _join_segments(items)
+        row.labels = [IGNORE_INDEX if t == self.end_of_turn_id else t for t in row.labels]
+        return row
 
     # -- batching ----------------------------------------------------------------------------------
     def collate(self, items: list[Encoded], padding_side: str = "right") -> dict[str, torch.Tensor]:
@@ -276,15 +298,32 @@ class VideoQAProcessor:
         }
         if any(it.segments is not None for it in items):
             if padding_side != "right":
-                raise ValueError("grouped questions are for training: pad them on the right")
+                raise ValueError("grouped rows (questions or options) are padded on the right")
             batch.update(_grouped_attention(items, length))
         return batch
 
 
+def _join_segments(items: list[Encoded]) -> Encoded:
+    """One row: the items' shared prefix once, then each item's remainder as segment 1, 2, ...
+    with positions restarting after the prefix."""
+    head = _shared_prefix(items)
+    ids, labels = list(items[0].input_ids[:head]), list(items[0].labels[:head])
+    segments, positions = [0] * head, list(range(head))
+    for j, item in enumerate(items, start=1):
+        tail = len(item) - head
+        ids += item.input_ids[head:]
+        labels += item.labels[head:]
+        segments += [j] * tail
+        positions += range(head, head + tail)
+    first = items[0]
+    return Encoded(ids, labels, first.video_start, first.num_video_tokens, 0, segments, positions)
+
+
 def _shared_prefix(items: list[Encoded]) -> int:
-    """How many leading tokens all ``items`` share (system turn, video...), stopping before any
-    supervised token; the video slot must lie inside it."""
-    head = min(min(i for i, label in enumerate(it.labels) if label != IGNORE_INDEX) for it in items)
+    """How many leading tokens all ``items`` share (system turn, video...), stopping before the
+    token that predicts the first supervised one (each segment must hold the position whose logits
+    predict its first answer token); the video slot must lie inside it."""
+    head = min(min(i for i, label in enumerate(it.labels) if label != IGNORE_INDEX) for it in items) - 1
     first = items[0].input_ids
     for it in items[1:]:
         head = next((i for i in range(head) if it.input_ids[i] != first[i]), head)

@@ -10,6 +10,7 @@ needed); `describe_clip` writes a plain-English description of a clip (alignment
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -149,3 +150,15 @@ def describe_clip(clip: dict) -> str:
         else:
             parts.append("At the end, nothing is hidden behind the bar.")
     return " ".join(parts)
+
+
+def scene_descriptions(world_dir: str | Path) -> dict[str, str]:
+    """``{absolute video path: describe_clip(clip)}`` for every clip of ``world_dir/world.json``;
+    empty when the dir has no world.json (not a synthetic world)."""
+    from jepa_vqa.config import read_json
+
+    root = Path(world_dir)
+    if not (root / "world.json").is_file():
+        return {}
+    clips = read_json(root / "world.json").get("clips", [])
+    return {str((root / clip["video"]).resolve()): describe_clip(clip) for clip in clips}
