@@ -217,7 +217,9 @@ def test_text_bound_and_blind_recipes_train_without_video(tiny, tmp_path, percep
     )
     _, llm = tiny
     cfg = load_config(
-        AlignConfig, TEST_YAML, [f"data.path={world}", f"llm={llm}", f"perception={perception}", "train.steps=4"]
+        AlignConfig,
+        TEST_YAML,
+        [f"data.path={world}", f"llm={llm}", f"perception={perception}", "train.steps=4"],
     )
     assert not cfg.use_cache and cfg.first_step == cfg.stage1.steps
     out = train(cfg, tmp_path / "run")
@@ -227,7 +229,9 @@ def test_text_bound_and_blind_recipes_train_without_video(tiny, tmp_path, percep
     model = VideoQAModel.from_pretrained(out)
     assert model.config.perception == perception
     scenes = load_scenes(world, "train") if perception == "description" else None
-    batch = Batches(model, load_qa(world, "train"), None, progress=False, scenes=scenes)([0])  # char-level tiny vocab: 1 per row
+    batch = Batches(model, load_qa(world, "train"), None, progress=False, scenes=scenes)(
+        [0]
+    )  # char-level tiny vocab: 1 per row
     assert not batch["video_mask"].any() and "frames" not in batch
     prompt = model.tokenizer.decode(batch["input_ids"][0])
     assert ("Scene: A " in prompt) == (perception == "description")

@@ -83,7 +83,9 @@ def test_a_description_model_reads_the_scene_and_blind_drops_it(model, tmp_path)
     from worlds.config import WorldConfig
     from worlds.generate import generate_dataset
 
-    cfg = load_config(WorldConfig, ROOT / "configs/world/tiny.yaml", ["num_clips=8", "voe.pairs=0", "workers=1"])
+    cfg = load_config(
+        WorldConfig, ROOT / "configs/world/tiny.yaml", ["num_clips=8", "voe.pairs=0", "workers=1"]
+    )
     data = generate_dataset(cfg, tmp_path / "w", progress=False)
     model.config.perception = "description"
     try:

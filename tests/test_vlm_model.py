@@ -303,7 +303,9 @@ def test_grouped_questions_give_the_losses_of_separate_rows(model):
         loss = model(batch)
         loss.backward()
         losses.append(loss.detach())
-        grads.append(torch.cat([p.grad.flatten() for p in model.trainable_parameters() if p.grad is not None]))
+        grads.append(
+            torch.cat([p.grad.flatten() for p in model.trainable_parameters() if p.grad is not None])
+        )
     model.zero_grad(set_to_none=True)
     torch.testing.assert_close(losses[1], losses[0], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-3, atol=1e-5)
@@ -320,14 +322,18 @@ def test_option_scores_equal_one_pass_per_option(model):
             batch = model.processor.collate([item])
             with torch.no_grad():
                 embeds = model.embed_inputs(
-                    batch["input_ids"], batch["video_mask"], None if video is None else model.encode_videos([video])
+                    batch["input_ids"],
+                    batch["video_mask"],
+                    None if video is None else model.encode_videos([video]),
                 )
                 logprobs = model.llm(inputs_embeds=embeds).logits[0, :-1].log_softmax(-1)  # (L-1, V)
             targets = batch["labels"][0, 1:]
             keep = (targets != -100) & (targets != model.processor.end_of_turn_id)
             expected = logprobs[keep].gather(-1, targets[keep][:, None]).mean()
             assert got == pytest.approx(float(expected), abs=1e-4)
-    assert model.choose(videos, QUESTIONS[:2], options) == [max(range(len(r)), key=r.__getitem__) for r in scores]
+    assert model.choose(videos, QUESTIONS[:2], options) == [
+        max(range(len(r)), key=r.__getitem__) for r in scores
+    ]
 
 
 def test_multiple_choice_answers_are_option_text(model):

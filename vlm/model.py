@@ -127,6 +127,11 @@ def encoder_blocks(encoder: nn.Module) -> nn.ModuleList:
     return max(lists, key=len)
 
 
+def _take(columns: tuple, rows: list[int]) -> list[list]:
+    """The entries ``rows`` of each column."""
+    return [[column[i] for i in rows] for column in columns]
+
+
 class VideoQAModel(nn.Module):
     """Encoder (frozen by default) + trainable projector + LLM (frozen base, optional LoRA)."""
 
@@ -509,23 +514,20 @@ class VideoQAModel(nn.Module):
         histories = [None] * n if histories is None else list(histories)
         if len(options) != n or len(histories) != n:
             raise UserError("videos, questions, options and histories must have the same length")
-        answers: list[str | None] = [None] * n
-        for group, run in ((True, self._choose_texts), (False, self.generate_batch)):
-            rows = [i for i in range(n) if (options[i] is not None) == group]
-            if not rows:
-                continue
-            pick = lambda xs: [xs[i] for i in rows]  # noqa: E731
-            args = (pick(videos), pick(questions))
-            texts = run(*args, pick(options), pick(histories), **({} if group else generation))
-            for i, text in zip(rows, texts):
+        chosen = [i for i in range(n) if options[i] is not None]
+        generated = [i for i in range(n) if options[i] is None]
+        answers: list[str] = [""] * n
+        if chosen:
+            picks = self.choose(*_take((videos, questions, options, histories), chosen))
+            for i, k in zip(chosen, picks):
+                answers[i] = options[i][k]
+        if generated:
+            texts = self.generate_batch(
+                *_take((videos, questions, options, histories), generated), **generation
+            )
+            for i, text in zip(generated, texts):
                 answers[i] = text
         return answers
-
-    def _choose_texts(self, videos, questions, options, histories) -> list[str]:
-        for q in questions:
-            validate_text(q)
-        picks = self.choose(videos, questions, options, histories)
-        return [opts[k] for opts, k in zip(options, picks)]
 
     def answer(self, video, question: str, history=None, options=None, **generation) -> str:
         """The answer to one question (the chosen option's text for multiple choice); ``video=None``
