@@ -33,7 +33,12 @@ def _demo(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be between 1 and 65535, got {args.port}")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     import torch
+
+    from vlm.cli import _quiet_loading
+
+    _quiet_loading()  # no weight-loading bars or library FutureWarnings at start
 
     from app.ui import serve
     from vlm.model import VideoQAModel, resolve_model

@@ -2,7 +2,8 @@
 
 They are rendered by `worlds` with the tiny preset (the world the default model knows): a few
 held-out test clips, and one violation-of-expectation pair (the same scene, possible and
-impossible) whose surprise curves differ. To regenerate them:
+impossible) whose surprise curves differ. `examples/questions.json` holds suggested questions
+per clip, taken from the world's own question generator. To regenerate them:
 
     .venv/bin/python -c "from app.clips import make_examples; make_examples()"
 """
@@ -16,6 +17,9 @@ from pathlib import Path
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 PRESET = Path(__file__).resolve().parents[1] / "configs" / "world" / "tiny.yaml"
+QUESTIONS = "questions.json"
+SUGGESTED_TYPES = ("count", "attribute", "motion")  # the question types the default model trained on
+VOE_QUESTIONS = ["How many objects appear in the video?"]
 
 
 def example_clips(directory: Path = EXAMPLES_DIR) -> list[Path]:
@@ -23,6 +27,24 @@ def example_clips(directory: Path = EXAMPLES_DIR) -> list[Path]:
     if not directory.is_dir():
         return []
     return sorted(directory.glob("*.mp4"), key=lambda p: (not p.name.startswith("world"), p.name))
+
+
+def suggested_questions(clip: str | Path, directory: Path = EXAMPLES_DIR) -> list[str]:
+    """The suggested questions for a shipped example clip (by file name; [] when none)."""
+    table = directory / QUESTIONS
+    if not table.is_file():
+        return []
+    return list(json.loads(table.read_text()).get(Path(clip).name, []))
+
+
+def _suggestions(qa_rows: list[dict], video: str) -> list[str]:
+    """One question of each SUGGESTED_TYPES about `video`, in that order."""
+    rows = [r for r in qa_rows if r["video"] == video]
+    return [
+        next(r["question"] for r in rows if r["type"] == t)
+        for t in SUGGESTED_TYPES
+        if any(r["type"] == t for r in rows)
+    ]
 
 
 def make_examples(out: Path = EXAMPLES_DIR, num_clips: int = 3, seed: int = 7) -> list[Path]:
@@ -38,11 +60,15 @@ def make_examples(out: Path = EXAMPLES_DIR, num_clips: int = 3, seed: int = 7) -
     with tempfile.TemporaryDirectory() as tmp:
         data = generate_dataset(cfg, Path(tmp) / "world", workers=1, progress=False)
         clips = json.loads((data / "world.json").read_text())["clips"]
+        qa_rows = [json.loads(line) for line in (data / "qa.jsonl").read_text().splitlines()]
         test = [c for c in clips if c["split"] == "test"][:num_clips]
-        written = [
-            Path(shutil.copy(data / c["video"], out / f"world_{i + 1}.mp4")) for i, c in enumerate(test)
-        ]
+        written, questions = [], {}
+        for i, c in enumerate(test):
+            written.append(Path(shutil.copy(data / c["video"], out / f"world_{i + 1}.mp4")))
+            questions[written[-1].name] = _suggestions(qa_rows, c["video"])
         pair = json.loads((data / "voe.jsonl").read_text().splitlines()[0])
         for which in ("possible", "impossible"):
             written.append(Path(shutil.copy(data / pair[which], out / f"voe_{pair['kind']}_{which}.mp4")))
+            questions[written[-1].name] = list(VOE_QUESTIONS)
+    (out / QUESTIONS).write_text(json.dumps(questions, indent=1) + "\n")
     return written

@@ -1,20 +1,18 @@
-"""The app's event handlers: plain functions over plain values, testable without a browser.
+"""The app's video handlers: plain functions over plain values, testable without a browser.
 
-`app.ui` wires them to Gradio components. The chat is a list of message dicts
-(`{"role", "content"}`, Gradio's messages format); app notes (a video was loaded, a file was
-refused) carry `metadata.title` and are never sent to the model as conversation.
+`app.ui` wires them to Gradio components; the chat handlers live in `app.chat`. A new clip starts
+a new conversation: the old one is archived (`app.chat.archive`) and never reaches the model. A
+refused file changes nothing but the status line, which holds its one readable message.
 
-    clip, gallery, messages, status = open_video(model, "clip.mp4", 0.0, [], AppConfig())
-    for messages, _, latencies, latency_md in ask(model, clip, "What moves?", messages, [], 32, 0.0):
-        print(messages[-1]["content"])
+    loaded = open_video(model, "clip.mp4", 0.0, AppConfig())        # a Loaded, or a Refused
+    fig, caption = world_model_view("checkpoints/default", loaded.clip)
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +21,16 @@ from matplotlib.figure import Figure
 
 from app.config import AppConfig
 from app.media import check_video, gallery_images
-from app.surprise_plot import surprise_figure
+from app.surprise_plot import EXPLANATION, relative_surprise, surprise_figure
 from jepa_vqa.errors import UserError
 
 log = logging.getLogger(__name__)
 
 NO_VIDEO = "Upload a video or pick an example clip first."
-EMPTY_ANSWER = "(the model stopped without answering)"
+SYNTHETIC_NOTE = (
+    "This model was trained only on the synthetic world (coloured shapes), so its answers "
+    "about your own footage mean little."
+)
 
 
 @dataclass
@@ -40,56 +41,24 @@ class Clip:
     name: str
     frames: torch.Tensor  # (T, C, H, W) uint8
     summary: str  # one line: frames, duration, size
+    suggestions: list[str] = field(default_factory=list)  # questions to offer (example clips)
+    caveat: str = ""  # shown next to every answer about this clip ("" for none)
 
 
-Message = dict
-ChatOutputs = tuple[list[Message], str, list[str], str]  # messages, question box, latencies, latency md
+@dataclass
+class Loaded:
+    """A clip that was accepted, with what the page shows for it."""
+
+    clip: Clip
+    gallery: list[np.ndarray]
+    status: str
 
 
-# ----------------------------------------------------------------------------- messages
+@dataclass
+class Refused:
+    """A file that was not accepted: `status` is the one message the user sees about it."""
 
-
-def note(title: str, text: str) -> Message:
-    """An app note in the chat (not part of the conversation the model sees)."""
-    return {"role": "assistant", "content": text, "metadata": {"title": title}}
-
-
-def text_of(content) -> str:
-    """Message content as text: a string, or Gradio's normalised list of `{"type": "text"}` parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        return str(content.get("text", ""))
-    if isinstance(content, (list, tuple)):
-        return "".join(text_of(part) for part in content if isinstance(part, (str, dict)))
-    return ""
-
-
-def is_note(message: Message) -> bool:
-    return bool((message.get("metadata") or {}).get("title"))
-
-
-def plain_text(text: str) -> str:
-    """`text` without control characters (a model may emit them; prompts must not contain them)."""
-    return "".join(ch for ch in text if ch.isprintable() or ch in "\n\t").strip()
-
-
-def conversation(messages: list[Message]) -> list[tuple[str, str]]:
-    """The (user, assistant) pairs the model should see, as plain text.
-
-    Notes, unanswered questions and blank answers (shown as EMPTY_ANSWER) are skipped."""
-    pairs, pending = [], None
-    for message in messages:
-        if is_note(message):
-            continue
-        if message["role"] == "user":
-            pending = plain_text(text_of(message["content"]))
-        elif message["role"] == "assistant" and pending is not None:
-            answer = plain_text(text_of(message["content"]))
-            if pending and answer and answer != EMPTY_ANSWER:
-                pairs.append((pending, answer))
-            pending = None
-    return pairs
+    status: str
 
 
 # ----------------------------------------------------------------------------- video
@@ -124,15 +93,12 @@ def _summary(info, frames: torch.Tensor, fps: float) -> str:
 
 
 def open_video(
-    model, path: str | None, fps: float, messages: list[Message], cfg: AppConfig
-) -> tuple[Clip | None, list[np.ndarray], list[Message], str]:
-    """Check and decode an upload (`fps` as in `decode_frames`) -> (clip, gallery, messages, status).
-
-    A refused or unreadable file yields `clip=None` and a readable note in the chat.
-    """
-    messages = list(messages or [])
+    model, path: str | None, fps: float, cfg: AppConfig, suggestions: list[str] | None = None
+) -> Loaded | Refused:
+    """Check and decode a file (`fps` as in `decode_frames`) -> `Loaded`, or `Refused` with one
+    readable line. `suggestions` marks a shipped example clip (no synthetic-world caveat)."""
     if path is None or str(path) == "":
-        return None, [], messages, NO_VIDEO
+        return Refused(NO_VIDEO)
     name = Path(path).name
     from encoder.video import VideoDecodeError
 
@@ -141,147 +107,98 @@ def open_video(
         frames = decode_frames(model, path, fps)  # (T, C, H, W)
     except UserError as exc:
         text = f"{name}: {exc.problem}" if isinstance(exc, VideoDecodeError) else str(exc)
-        messages.append(note("Could not use this video", text))
-        return None, [], messages, f"Refused: {text}"
-    except Exception as exc:  # noqa: BLE001 - any decoder failure becomes a readable note
+        return Refused(f"**Could not use this video.** {text}")
+    except Exception as exc:  # noqa: BLE001 - any decoder failure becomes a readable line
         log.exception("decoding %s failed", path)
-        text = f"{name}: could not decode the video ({type(exc).__name__})"
-        messages.append(note("Could not use this video", text))
-        return None, [], messages, f"Refused: {text}"
-    clip = Clip(path=str(path), name=name, frames=frames, summary=_summary(info, frames, fps))
-    messages.append(note(f"Video: {name}", clip.summary))
-    return clip, gallery_images(frames), messages, f"{name}: {clip.summary}"
+        return Refused(f"**Could not use this video.** {name}: could not decode it ({type(exc).__name__})")
+    example = suggestions is not None
+    caveat = SYNTHETIC_NOTE if not example and trained_on_synthetic_world_only(model) else ""
+    clip = Clip(str(path), name, frames, _summary(info, frames, fps), list(suggestions or []), caveat)
+    return Loaded(clip, gallery_images(frames), f"**{name}**: {clip.summary}")
+
+
+def resample(model, clip: Clip | None, fps: float, cfg: AppConfig) -> Loaded | Refused:
+    """The same clip at another frame rate: new frames, the same conversation."""
+    if clip is None:
+        return Refused(NO_VIDEO)
+    loaded = open_video(model, clip.path, fps, cfg, clip.suggestions)
+    if isinstance(loaded, Loaded):
+        loaded.clip = replace(loaded.clip, caveat=clip.caveat)
+    return loaded
 
 
 def world_model_view(surprise_spec: str | None, clip: Clip | None) -> tuple[Figure | None, str]:
-    """The encoder's surprise over time for `clip` -> (figure, caption)."""
+    """The encoder's surprise over time for `clip`, relative to a still copy of it -> (figure, caption)."""
     if clip is None:
-        return None, "Upload a clip to see how surprised the world model is, frame by frame."
+        return None, "Upload a clip to see how surprised the world model is, moment by moment."
     if not surprise_spec:
         return None, "This model's encoder has no world-model predictor, so there is no surprise curve."
-    from encoder.surprise import surprise_curve
+    from encoder.surprise import load_world_model, surprise_curve
 
     try:
-        curve = surprise_curve(surprise_spec, clip.frames)  # (S,)
-        fig = surprise_figure(curve, title=clip.name)
+        world = load_world_model(surprise_spec)
+        curve = surprise_curve(world, clip.frames)  # (S,)
+        still = surprise_curve(world, clip.frames[:1].expand_as(clip.frames).contiguous())  # (S,)
+        tubelet = world.cfg.vit.tubelet
+        fig = surprise_figure(curve, still, frames_per_step=tubelet, title=clip.name)
     except UserError as exc:
-        return None, f"No surprise curve: {exc}"
+        return None, f"No surprise curve: {scrub_paths(str(exc))}"
     except Exception as exc:  # noqa: BLE001 - the plot is optional; the chat must keep working
         log.exception("surprise curve for %s failed", clip.path)
-        return None, f"No surprise curve ({type(exc).__name__}: {exc})"
-    peak = int(curve.argmax()) + 1
-    return fig, (
-        f"Encoder `{surprise_spec}`: prediction error per time step; the peak (step {peak}) "
-        "is where the world model was most surprised."
+        return None, f"No surprise curve ({type(exc).__name__})."
+    rel = relative_surprise(curve, still)
+    verdict = (
+        "Nothing stands out from the noise."
+        if not rel.standout
+        else f"{len(rel.standout)} moment(s) outside the noise band."
     )
+    return fig, f"{EXPLANATION} {verdict}"
 
 
-# ----------------------------------------------------------------------------- chat
+# ----------------------------------------------------------------------------- model panel
 
 
-def generation_kwargs(max_new_tokens: int, temperature: float) -> dict:
-    """Slider values -> `stream_answer` keyword arguments (temperature 0 = greedy)."""
-    gen = {"max_new_tokens": int(max_new_tokens)}
-    if temperature and temperature > 0:
-        gen.update(do_sample=True, temperature=float(temperature))
-    else:
-        gen["do_sample"] = False
-    return gen
+def trained_on_synthetic_world_only(model) -> bool:
+    """Whether the model card says the model saw only the synthetic world.
+
+    The card's ``training_data.synthetic_world_only`` decides; a card without it counts as
+    synthetic only for the shipped default model (which is built on the synthetic world)."""
+    from vlm.model import default_model_path
+
+    data = (getattr(model.config, "card", None) or {}).get("training_data")
+    if isinstance(data, dict) and "synthetic_world_only" in data:
+        return bool(data["synthetic_world_only"])
+    try:  # model.name: the dir it was loaded from
+        return Path(str(getattr(model, "name", ""))).resolve() == default_model_path().resolve()
+    except OSError:
+        return False
 
 
-def _latency_line(index: int, first_s: float | None, total_s: float, pieces: int) -> str:
-    first = f"first token {first_s:.2f} s, " if first_s is not None else ""
-    rate = f", {pieces / total_s:.1f}/s" if total_s > 0 else ""
-    return f"answer {index}: {total_s:.2f} s ({first}{pieces} pieces{rate})"
+def public_name(value) -> str:
+    """`value` without this machine's directories: an absolute path becomes its last two parts
+    (relative to the repo when inside it); Hub ids and relative paths stay as they are."""
+    from vlm.model import REPO_ROOT
+
+    text = str(value)
+    pieces = []
+    for part in text.split(" + "):  # a model's name joins "encoder + llm"
+        path = Path(part)
+        if path.is_absolute() or part.startswith("~"):
+            expanded = path.expanduser()
+            try:
+                part = str(expanded.relative_to(REPO_ROOT))
+            except ValueError:
+                part = "/".join(["…", *expanded.parts[-2:]])
+        pieces.append(part)
+    return " + ".join(pieces)
 
 
-def latency_markdown(latencies: list[str]) -> str:
-    if not latencies:
-        return "Latency of each answer appears here."
-    return "**Latency per answer**\n\n" + "\n".join(f"- {line}" for line in latencies)
-
-
-def ask(
-    model,
-    clip: Clip | None,
-    question: str,
-    messages: list[Message],
-    latencies: list[str],
-    max_new_tokens: int,
-    temperature: float,
-) -> Iterator[ChatOutputs]:
-    """Stream an answer to `question` about `clip`, token by token, into the chat.
-
-    Yields (messages, question box text, latencies, latency markdown) after every piece.
-    """
-    messages, latencies = list(messages or []), list(latencies or [])
-    question = (question or "").strip()
-    if not question:
-        yield messages, "", latencies, latency_markdown(latencies)
-        return
-    history = conversation(messages)
-    messages.append({"role": "user", "content": question})
-    if clip is None:
-        messages.append(note("No video", NO_VIDEO))
-        yield messages, "", latencies, latency_markdown(latencies)
-        return
-    answer = {"role": "assistant", "content": ""}
-    messages.append(answer)
-    gen = generation_kwargs(max_new_tokens, temperature)
-    start, first, pieces = time.perf_counter(), None, 0
-    try:
-        for piece in model.stream_answer(clip.frames, question, history=history, **gen):
-            if first is None:
-                first = time.perf_counter() - start
-            pieces += 1
-            answer["content"] += piece
-            yield messages, "", latencies, latency_markdown(latencies)
-    except UserError as exc:
-        messages[-1] = note("Could not answer", str(exc))
-        yield messages, "", latencies, latency_markdown(latencies)
-        return
-    except Exception as exc:  # noqa: BLE001 - never a stack trace in the chat
-        log.exception("answering %r failed", question)
-        messages[-1] = note("Could not answer", f"internal error ({type(exc).__name__}: {exc})")
-        yield messages, "", latencies, latency_markdown(latencies)
-        return
-    total = time.perf_counter() - start
-    if not answer["content"].strip():
-        answer["content"] = EMPTY_ANSWER
-    latencies.append(_latency_line(len(latencies) + 1, first, total, pieces))
-    yield messages, "", latencies, latency_markdown(latencies)
-
-
-def retry(
-    model,
-    clip: Clip | None,
-    messages: list[Message],
-    latencies: list[str],
-    max_new_tokens: int,
-    temperature: float,
-) -> Iterator[ChatOutputs]:
-    """Drop the last question and everything after it, then ask it again."""
-    messages = list(messages or [])
-    last_user = next((i for i in range(len(messages) - 1, -1, -1) if messages[i]["role"] == "user"), None)
-    if last_user is None:
-        yield messages, "", list(latencies or []), latency_markdown(list(latencies or []))
-        return
-    question = text_of(messages[last_user]["content"])
-    kept = messages[:last_user]
-    answered = sum(1 for m in kept if m["role"] == "assistant" and not is_note(m))  # one latency each
-    kept_latencies = list(latencies or [])[:answered]
-    yield from ask(model, clip, question, kept, kept_latencies, max_new_tokens, temperature)
-
-
-def clear() -> tuple[list[Message], str, list[str], str]:
-    """An empty chat (the loaded video stays)."""
-    return [], "", [], latency_markdown([])
-
-
-# ----------------------------------------------------------------------------- model card
+def scrub_paths(text: str) -> str:
+    """`text` with every absolute path in it shortened by `public_name`."""
+    return re.sub(r"(?<![\w.])/[^\s'\"`]+", lambda m: public_name(m.group()), text)
 
 
 def describe_markdown(model) -> str:
-    """Which model, encoder and LLM are loaded, as a small Markdown table."""
-    rows = "\n".join(f"| {key} | `{value}` |" for key, value in model.describe().items())
+    """Which model, encoder and LLM are loaded, as a small Markdown table (no machine paths)."""
+    rows = "\n".join(f"| {key} | `{public_name(value)}` |" for key, value in model.describe().items())
     return "| loaded | |\n| --- | --- |\n" + rows

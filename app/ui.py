@@ -13,8 +13,10 @@ From Python (the model is loaded once and shared by every session):
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import signal
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,16 +25,18 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from app import handlers  # noqa: E402
-from app.clips import EXAMPLES_DIR, example_clips  # noqa: E402
+from app import chat, handlers  # noqa: E402
+from app.clips import EXAMPLES_DIR, example_clips, suggested_questions  # noqa: E402
 from app.config import AppConfig  # noqa: E402
+from jepa_vqa.errors import UserError  # noqa: E402
 
 BANNER = """\
-### About the default model
-The shipped default model is tiny: its JEPA encoder was pretrained on the project's *synthetic
-world* (coloured shapes that move, collide and hide behind an occluder), so it only knows that
-world and its answers about real footage mean nothing. Try the example clips.
+**About the default model:** it is tiny, and its JEPA encoder was pretrained only on the
+project's *synthetic world* (coloured shapes that move, collide and hide behind an occluder), so
+its answers about real footage mean nothing. Try the example clips.
+"""
 
+OWN_MODEL = """\
 For real videos, align a model on the official V-JEPA 2 encoder
 (`vjepa2:facebook/vjepa2-vitl-fpc64-256`) and a larger Hub LLM on a real video-QA dataset, then
 point the app at it:
@@ -44,7 +48,12 @@ jepa-vqa demo --model runs/real
 ```
 """
 
-CSS = ".banner {border-left: 4px solid #f59e0b; padding: 8px 12px; background: #fffbeb;}"
+CSS = """
+.banner {border-left: 4px solid #f59e0b; padding: 4px 12px; background: #fffbeb;}
+#notice:empty, #status:empty {display: none;}
+#notice {color: #92400e;}
+"""
+PRIVATE = {"api_visibility": "private"}  # UI-only events: not part of the API
 
 
 def surprise_source(model) -> str | None:
@@ -72,69 +81,112 @@ def _frames_slider(model, cfg: AppConfig) -> gr.Slider:
     )
 
 
+def _suggestions_update(clip) -> dict:
+    questions = clip.suggestions if clip is not None else []
+    return gr.update(samples=[[q] for q in questions], visible=bool(questions))
+
+
 def build_app(model, cfg: AppConfig | None = None, surprise_spec: str | None = None) -> gr.Blocks:
-    """The app around an already loaded `VideoQAModel` (shared by all sessions; queue configured)."""
+    """The app around an already loaded `VideoQAModel` (shared by all sessions; queue configured).
+
+    API endpoints (gradio_client): `/answer` (video file, question -> answer, no history) and the
+    page's own `/open_video`, `/ask`, `/retry`, `/clear`, `/resample`, `/world_model`."""
     cfg = cfg or AppConfig()
     spec = surprise_spec if surprise_spec is not None else surprise_source(model)
 
-    def on_video(path, fps, messages):
-        return handlers.open_video(model, path, fps, messages, cfg)
+    def load(path, fps, clip, messages, earlier, suggestions=None):
+        loaded = handlers.open_video(model, path, fps, cfg, suggestions)
+        if isinstance(loaded, handlers.Refused):  # one message, in the status line; nothing else changes
+            return (gr.skip(),) * 10 + (loaded.status, gr.skip())
+        new = loaded.clip
+        earlier = chat.archive(earlier, clip, messages)
+        return (
+            new, new.path, loaded.gallery, [], [], chat.latency_markdown([]), earlier,
+            gr.update(visible=bool(earlier)), chat.earlier_markdown(earlier), new.caveat,
+            loaded.status, _suggestions_update(new),
+        )  # fmt: skip
+
+    def on_resample(clip, fps):
+        loaded = handlers.resample(model, clip, fps, cfg)
+        if isinstance(loaded, handlers.Refused):
+            return gr.skip(), gr.skip(), loaded.status
+        return loaded.clip, loaded.gallery, loaded.status
 
     def on_world(clip):
         return handlers.world_model_view(spec, clip)
 
     def on_ask(clip, question, messages, latencies, max_new_tokens, temperature):
-        yield from handlers.ask(model, clip, question, messages, latencies, max_new_tokens, temperature)
+        yield from chat.ask(model, clip, question, messages, latencies, max_new_tokens, temperature)
 
     def on_retry(clip, messages, latencies, max_new_tokens, temperature):
-        yield from handlers.retry(model, clip, messages, latencies, max_new_tokens, temperature)
+        yield from chat.retry(model, clip, messages, latencies, max_new_tokens, temperature)
+
+    def answer(video: str, question: str) -> str:
+        """One greedy answer about a video file (no history)."""
+        try:
+            return chat.answer_once(model, video, question, cfg, cfg.max_new_tokens)
+        except UserError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
 
     with gr.Blocks(
         title="jepa-vqa: ask questions about videos",
         analytics_enabled=False,
         delete_cache=(cfg.cache_cleanup_s, cfg.cache_cleanup_s),
     ) as demo:
-        clip_state = gr.State(None)
-        latencies = gr.State([])
+        clip_state, latencies, earlier = gr.State(None), gr.State([]), gr.State([])
         gr.Markdown("# jepa-vqa\nAsk questions about a video: JEPA world-model encoder + LLM.")
-        gr.Markdown(BANNER, elem_classes=["banner"], elem_id="banner")
+        with gr.Group(elem_classes=["banner"], elem_id="banner"):
+            gr.Markdown(BANNER)
+            with gr.Accordion("Use your own model (commands)", open=False, elem_id="own-model"):
+                gr.Markdown(OWN_MODEL)
         with gr.Row():
-            with gr.Column(scale=2):
-                video = gr.Video(label="Video", sources=["upload"], height=300, elem_id="video")
+            with gr.Column(scale=2, min_width=300):
+                upload = gr.UploadButton(
+                    "Upload a video", file_types=["video"], variant="primary", elem_id="upload"
+                )
                 clips = example_clips()
+                example_buttons = []
                 if clips:
-                    gr.Examples(
-                        examples=[[str(p)] for p in clips],
-                        inputs=[video],
-                        example_labels=[p.stem.replace("_", " ") for p in clips],
-                        label="Example clips (synthetic world)",
-                        elem_id="examples",
-                    )
+                    gr.Markdown("Example clips (synthetic world):")
+                    with gr.Row(elem_id="examples"):
+                        for p in clips:
+                            button = gr.Button(p.stem.replace("_", " "), size="sm", min_width=80)
+                            example_buttons.append((button, str(p), suggested_questions(p)))
                 status = gr.Markdown(handlers.NO_VIDEO, elem_id="status")
+                player = gr.Video(label="Video", interactive=False, height=240, elem_id="video")
                 gallery = gr.Gallery(
-                    label="Frames the model sees",
-                    columns=8,
-                    height=220,
+                    label="Frames the model sees (in order)",
+                    columns=4,
+                    height="auto",
                     object_fit="contain",
+                    allow_preview=False,
                     elem_id="frames",
                 )
                 with gr.Accordion("World model: surprise over time", open=True):
                     plot = gr.Plot(label="Encoder surprise", show_label=False, elem_id="surprise")
-                    caption = gr.Markdown(handlers.world_model_view(spec, None)[1])
-            with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="Chat", height=420, elem_id="chat", feedback_options=None)
-                with gr.Row():
-                    question = gr.Textbox(
-                        placeholder="Ask about the video, e.g. 'Which way does the red ball move?'",
-                        show_label=False,
-                        scale=5,
-                        elem_id="question",
+                    caption = gr.Markdown(
+                        handlers.world_model_view(spec, None)[1], elem_id="surprise-caption"
                     )
-                    ask_btn = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+            with gr.Column(scale=3, min_width=300):
+                chatbot = gr.Chatbot(label="Chat", height=420, elem_id="chat", feedback_options=None)
+                notice = gr.Markdown("", elem_id="notice")
+                question = gr.Textbox(
+                    placeholder="Ask about the video, e.g. 'Which way does the red ball move?'",
+                    show_label=False,
+                    elem_id="question",
+                )
+                suggestions = gr.Dataset(
+                    components=[question], samples=[], label="Suggested questions", visible=False,
+                    elem_id="suggestions",
+                )  # fmt: skip
                 with gr.Row():
+                    ask_btn = gr.Button("Ask", variant="primary", elem_id="ask")
+                    stop_btn = gr.Button("Stop", variant="stop", visible=False, elem_id="stop")
                     retry_btn = gr.Button("Retry", elem_id="retry")
                     clear_btn = gr.Button("Clear", elem_id="clear")
-                latency_md = gr.Markdown(handlers.latency_markdown([]), elem_id="latency")
+                with gr.Accordion("Earlier clips (not sent to the model)", open=False, visible=False) as past:
+                    earlier_md = gr.Markdown("", elem_id="earlier")
+                latency_md = gr.Markdown(chat.latency_markdown([]), elem_id="latency")
                 with gr.Accordion("Settings", open=False):
                     frames = _frames_slider(model, cfg)
                     max_new_tokens = gr.Slider(
@@ -145,22 +197,62 @@ def build_app(model, cfg: AppConfig | None = None, surprise_spec: str | None = N
                     )
                 with gr.Accordion("Loaded model", open=False):
                     gr.Markdown(handlers.describe_markdown(model), elem_id="describe")
+        with gr.Group(visible=False):  # the /answer API endpoint's own components
+            api_video, api_question, api_answer = gr.File(), gr.Textbox(), gr.Textbox()
+            api_button = gr.Button()
 
-        load_outputs = [clip_state, gallery, chatbot, status]
-        video.change(on_video, [video, frames, chatbot], load_outputs).then(
-            on_world, [clip_state], [plot, caption]
-        )
-        frames.release(on_video, [video, frames, chatbot], load_outputs).then(
-            on_world, [clip_state], [plot, caption]
-        )
-        chat_outputs = [chatbot, question, latencies, latency_md]
+        load_inputs = [upload, frames, clip_state, chatbot, earlier]
+        load_outputs = [
+            clip_state, player, gallery, chatbot, latencies, latency_md, earlier, past, earlier_md,
+            notice, status, suggestions,
+        ]  # fmt: skip
+        world = {
+            "fn": on_world,
+            "inputs": [clip_state],
+            "outputs": [plot, caption],
+            "api_name": "world_model",
+        }
+        upload.upload(load, load_inputs, load_outputs, api_name="open_video").then(**world)
+        for button, path, questions in example_buttons:
+            inputs = [frames, clip_state, chatbot, earlier]
+            pick = functools.partial(lambda p, q, *args: load(p, *args, suggestions=q), path, questions)
+            button.click(pick, inputs, load_outputs, **PRIVATE).then(**world, **PRIVATE)
+        frames.release(
+            on_resample, [clip_state, frames], [clip_state, gallery, status], api_name="resample"
+        ).then(**world, **PRIVATE)
+
+        chat_outputs = [chatbot, question, latencies, latency_md, notice]
         chat_inputs = [clip_state, question, chatbot, latencies, max_new_tokens, temperature]
-        answering = {"concurrency_id": "answer"}  # ask, submit and retry share one generation limit
-        question.submit(on_ask, chat_inputs, chat_outputs, **answering)
-        ask_btn.click(on_ask, chat_inputs, chat_outputs, **answering)
         retry_inputs = [clip_state, chatbot, latencies, max_new_tokens, temperature]
-        retry_btn.click(on_retry, retry_inputs, chat_outputs, **answering)
-        clear_btn.click(handlers.clear, None, chat_outputs)
+        buttons = [ask_btn, stop_btn]
+
+        def busy():
+            return gr.update(visible=False), gr.update(visible=True)
+
+        def idle():
+            return gr.update(visible=True), gr.update(visible=False)
+
+        answering = []
+        for trigger, fn, inputs, api in [
+            (question.submit, on_ask, chat_inputs, {"api_visibility": "private"}),
+            (ask_btn.click, on_ask, chat_inputs, {"api_name": "ask"}),
+            (retry_btn.click, on_retry, retry_inputs, {"api_name": "retry"}),
+            (suggestions.click, on_ask, chat_inputs, {"api_visibility": "private"}),
+        ]:
+            if trigger is suggestions.click:  # a suggested question goes into the box, then is asked
+                event = trigger(lambda sample: sample[0], [suggestions], [question], **PRIVATE)
+                event = event.then(busy, None, buttons, queue=False, **PRIVATE)
+            else:
+                event = trigger(busy, None, buttons, queue=False, **PRIVATE)
+            # one shared generation limit for every way of asking
+            run = event.then(fn, inputs, chat_outputs, concurrency_id="answer", **api)
+            run.then(idle, None, buttons, queue=False, **PRIVATE)
+            answering.append(run)
+        stop_btn.click(idle, None, buttons, cancels=answering, queue=False, **PRIVATE)
+        clear_btn.click(chat.clear, None, chat_outputs, api_name="clear")
+        api_button.click(
+            answer, [api_video, api_question], [api_answer], api_name="answer", concurrency_id="answer"
+        )
 
     demo.queue(default_concurrency_limit=cfg.concurrency_limit, max_size=cfg.max_queue)
     return demo
@@ -215,9 +307,14 @@ def start(model, host: str = "127.0.0.1", port: int | None = None, cfg: AppConfi
     return Running(demo=demo, url=url, temp_dir=temp_dir, _previous_temp=previous)
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(model, host: str = "127.0.0.1", port: int | None = None, cfg: AppConfig | None = None) -> None:
-    """Run the app until Ctrl-C, then clean up."""
+    """Run the app until Ctrl-C or SIGTERM, then clean up (its temp dir included)."""
     running = start(model, host, port, cfg)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C (main thread only)
     where = f"; uploads go to {running.temp_dir}" if running.temp_dir else ""
     print(f"jepa-vqa demo running at {running.url} (Ctrl-C to stop{where})", flush=True)
     try:

@@ -1,4 +1,5 @@
-"""The Gradio app's handlers, checks and wiring, with a real tiny VideoQAModel (no browser).
+"""The Gradio app's video handlers, checks, plot and wiring, with a real tiny VideoQAModel (no
+browser). The chat handlers are in test_app_chat.py.
 
 Run:
 
@@ -20,10 +21,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from app import handlers  # noqa: E402
-from app.clips import example_clips  # noqa: E402
+from app.clips import example_clips, suggested_questions  # noqa: E402
 from app.config import AppConfig  # noqa: E402
 from app.media import check_video, gallery_images  # noqa: E402
-from app.surprise_plot import surprise_figure  # noqa: E402
+from app.surprise_plot import EXPLANATION, frame_range, relative_surprise, surprise_figure  # noqa: E402
 from jepa_vqa.config import from_dict  # noqa: E402
 from jepa_vqa.errors import ConfigError, UserError  # noqa: E402
 
@@ -62,21 +63,27 @@ def clip_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture()
-def loaded(model, clip_path):
-    clip, _, messages, _ = handlers.open_video(model, str(clip_path), 0.0, [], AppConfig())
-    assert clip is not None
-    return clip, messages
+def clip(model, clip_path) -> handlers.Clip:
+    loaded = handlers.open_video(model, str(clip_path), 0.0, AppConfig())
+    assert isinstance(loaded, handlers.Loaded)
+    return loaded.clip
 
 
-def shown(answer: str) -> str:
-    """What the chat shows for a model answer (a blank one gets a readable placeholder)."""
-    return answer if answer.strip() else handlers.EMPTY_ANSWER
+def mute_llm(llm_dir: Path) -> Path:
+    """A tiny LLM whose final norm is zeroed: every logit ties, it never says a word (an untrained model)."""
+    from transformers import AutoModelForCausalLM
+
+    from vlm.testing import make_tiny_llm
+
+    make_tiny_llm(llm_dir)
+    llm = AutoModelForCausalLM.from_pretrained(llm_dir)
+    torch.nn.init.zeros_(llm.model.norm.weight)
+    llm.save_pretrained(llm_dir)
+    return llm_dir
 
 
-def run(gen):
-    """Drain a streaming handler -> (number of yields, last outputs)."""
-    outs = list(gen)
-    return len(outs), outs[-1]
+def fn_named(demo, api_name: str):
+    return next(fn for fn in demo.fns.values() if fn.api_name == api_name)
 
 
 # ----------------------------------------------------------------------------- config and media
@@ -133,175 +140,128 @@ def test_gallery_images_upscale_small_frames():
     assert gallery_images(big)[0].shape == (224, 224, 3)
 
 
-def test_surprise_figure_marks_the_peak():
-    fig = surprise_figure(torch.tensor([0.1, 0.2, 0.9, 0.3]), title="x.mp4")
+def test_relative_surprise_of_a_still_clip_is_flat_noise():
+    still = torch.tensor([0.275, 0.2762, 0.2771, 0.2769, 0.2770])  # a frame repeated: a slow drift
+    rel = relative_surprise(still, still)
+    assert rel.standout == [] and rel.band >= 1.0
+    fig = surprise_figure(still, still, frames_per_step=2, title="still.mp4")
+    low, high = fig.axes[0].get_ylim()
+    assert low <= -10 and high >= 10  # the 0.7 % wobble is drawn flat, not as a peak
+    assert "nothing stands out" in fig.axes[0].get_title()
+
+
+def test_relative_surprise_flags_a_jump_outside_the_band():
+    still = torch.tensor([0.40, 0.41, 0.41, 0.42, 0.42])
+    curve = torch.tensor([0.40, 0.41, 0.60, 0.41, 0.42])
+    rel = relative_surprise(curve, still)
+    assert rel.standout == [2] and rel.values[2] == pytest.approx((0.60 / 0.41 - 1) * 100)
+    fig = surprise_figure(curve, still, frames_per_step=2)
     ax = fig.axes[0]
-    assert list(ax.lines[0].get_ydata()) == pytest.approx([0.1, 0.2, 0.9, 0.3])
-    assert any("peak 0.9" in t.get_text() for t in ax.texts)
+    assert list(ax.lines[-1].get_ydata()) == pytest.approx(rel.values.tolist())
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["3-4", "5-6", "7-8", "9-10", "11-12"]
+    assert "frames 7-8" in ax.get_title() and frame_range(1, 1) == "2"
     with pytest.raises(ValueError, match="empty"):
-        surprise_figure(torch.tensor([]))
+        relative_surprise(torch.tensor([]), torch.tensor([]))
 
 
-# ----------------------------------------------------------------------------- messages
+def test_world_model_view_plots_relative_surprise_with_its_explanation(model, clip):
+    from encoder.surprise import surprise_curve
+
+    spec = model.config.encoder
+    fig, caption = handlers.world_model_view(spec, clip)
+    curve = surprise_curve(spec, clip.frames)  # (S,)
+    still = surprise_curve(spec, clip.frames[:1].repeat(clip.frames.shape[0], 1, 1, 1))
+    expected = relative_surprise(curve, still).values
+    assert list(fig.axes[0].lines[-1].get_ydata()) == pytest.approx(expected.tolist(), rel=1e-4, abs=1e-4)
+    assert caption.startswith(EXPLANATION) and spec not in caption
 
 
-def test_conversation_skips_notes_and_reads_gradio_content():
-    messages = [
-        handlers.note("Video: a.mp4", "16 frames"),
-        {"role": "user", "content": [{"type": "text", "text": "What moves?"}]},
-        {"role": "assistant", "content": [{"type": "text", "text": "A square."}], "metadata": None},
-        {"role": "user", "content": "Unanswered"},
-        handlers.note("No video", handlers.NO_VIDEO),
-        {"role": "user", "content": "Where?"},
-        {"role": "assistant", "content": "Left."},
-    ]
-    assert handlers.conversation(messages) == [("What moves?", "A square."), ("Where?", "Left.")]
+def test_world_model_view_of_one_frame_repeated_shows_no_surprise(model, clip):
+    still = handlers.Clip("x", "still.mp4", clip.frames[:1].repeat(clip.frames.shape[0], 1, 1, 1), "")
+    fig, caption = handlers.world_model_view(model.config.encoder, still)
+    assert caption.endswith("Nothing stands out from the noise.")
 
 
-def test_conversation_cleans_what_the_model_would_reject():
-    messages = [
-        {"role": "user", "content": "What moves?"},
-        {"role": "assistant", "content": "A\x00 sq\x1buare.\n"},
-        {"role": "user", "content": "And then?"},
-        {"role": "assistant", "content": handlers.EMPTY_ANSWER},
-    ]
-    assert handlers.conversation(messages) == [("What moves?", "A square.")]
-
-
-def test_ask_after_a_garbled_answer(model, loaded):
-    clip, messages = loaded
-    messages = messages + [
-        {"role": "user", "content": "What moves?"},
-        {"role": "assistant", "content": "\x07\ufffd\x00"},
-    ]
-    _, (out, _, lat, _) = run(handlers.ask(model, clip, "Where?", messages, ["answer 1: 1 s"], **GREEDY))
-    assert not handlers.is_note(out[-1]) and lat[-1].startswith("answer 2: ")
-
-
-def test_generation_kwargs_greedy_at_zero_temperature():
-    assert handlers.generation_kwargs(8, 0.0) == {"max_new_tokens": 8, "do_sample": False}
-    assert handlers.generation_kwargs(8, 0.7) == {"max_new_tokens": 8, "do_sample": True, "temperature": 0.7}
+def test_world_model_view_without_clip_or_with_a_bad_encoder(clip, tmp_path):
+    assert handlers.world_model_view("random:test", None)[0] is None
+    fig, caption = handlers.world_model_view(str(tmp_path / "no-such-encoder"), clip)
+    assert fig is None and caption.startswith("No surprise curve") and "Traceback" not in caption
+    assert str(tmp_path) not in caption
 
 
 # ----------------------------------------------------------------------------- video handlers
 
 
 def test_open_video_shows_the_frames_the_model_sees(model, clip_path):
-    clip, gallery, messages, status = handlers.open_video(model, str(clip_path), 0.0, [], AppConfig())
+    loaded = handlers.open_video(model, str(clip_path), 0.0, AppConfig())
     expected = model.load_frames(str(clip_path))  # (T, C, H, W)
-    assert torch.equal(clip.frames, expected)
-    assert len(gallery) == expected.shape[0]
-    assert messages[-1]["metadata"]["title"] == "Video: square.mp4"
-    assert f"{expected.shape[0]} frames" in status
+    assert torch.equal(loaded.clip.frames, expected)
+    assert len(loaded.gallery) == expected.shape[0]
+    assert loaded.status.startswith("**square.mp4**") and f"{expected.shape[0]} frames" in loaded.status
+    assert loaded.clip.caveat == "" and loaded.clip.suggestions == []  # a random test model, an upload
 
 
-def test_open_video_at_a_frame_rate(model, clip_path):
+def test_resample_keeps_the_clip_and_takes_a_closer_look(model, clip_path):
     from encoder.video import read_frames
 
     t, size = model.config.num_frames, model.encoder.image_size
-    clip, gallery, _, _ = handlers.open_video(model, str(clip_path), 4.0, [], AppConfig())
-    assert torch.equal(clip.frames, read_frames(clip_path, num_frames=t, size=size, fps=4.0))
-    assert len(gallery) == t and "0.25 s apart" in clip.summary
-    assert not torch.equal(clip.frames, model.load_frames(str(clip_path)))  # a closer look, not uniform
+    first = handlers.open_video(model, str(clip_path), 0.0, AppConfig(), suggestions=["Q?"]).clip
+    loaded = handlers.resample(model, first, 4.0, AppConfig())
+    assert torch.equal(loaded.clip.frames, read_frames(clip_path, num_frames=t, size=size, fps=4.0))
+    assert len(loaded.gallery) == t and "0.25 s apart" in loaded.clip.summary
+    assert loaded.clip.suggestions == ["Q?"] and not torch.equal(loaded.clip.frames, first.frames)
+    assert isinstance(handlers.resample(model, None, 4.0, AppConfig()), handlers.Refused)
 
 
 @pytest.mark.parametrize("content", [b"", b"\x00\x01garbage" * 100])
-def test_open_video_answers_bad_files_in_the_chat(model, tmp_path, content):
+def test_open_video_refuses_a_bad_file_with_one_line(model, tmp_path, content):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(content)
-    earlier = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
-    clip, gallery, messages, status = handlers.open_video(model, str(bad), 0.0, earlier, AppConfig())
-    assert clip is None and gallery == []
-    assert messages[:2] == earlier
-    text = messages[-1]["content"]
-    assert messages[-1]["metadata"]["title"] == "Could not use this video"
-    assert text.startswith("broken.mp4:") and "Traceback" not in text and str(tmp_path) not in text
-    assert status.startswith("Refused:")
+    refused = handlers.open_video(model, str(bad), 0.0, AppConfig())
+    assert isinstance(refused, handlers.Refused)
+    text = refused.status
+    assert text.startswith("**Could not use this video.** broken.mp4:") and "\n" not in text
+    assert "Traceback" not in text and str(tmp_path) not in text
 
 
 def test_open_video_cleared_upload(model):
-    clip, gallery, messages, status = handlers.open_video(model, None, 0.0, [], AppConfig())
-    assert clip is None and gallery == [] and messages == [] and status == handlers.NO_VIDEO
+    assert handlers.open_video(model, None, 0.0, AppConfig()).status == handlers.NO_VIDEO
 
 
-def test_world_model_view_plots_the_encoder_surprise(model, loaded):
-    from encoder.surprise import surprise_curve
+def test_synthetic_world_caveat_comes_from_the_card(model, clip_path, monkeypatch):
+    from vlm.model import default_model_path
 
-    clip, _ = loaded
-    spec = model.config.encoder
-    fig, caption = handlers.world_model_view(spec, clip)
-    expected = surprise_curve(spec, clip.frames)  # (S,)
-    assert list(fig.axes[0].lines[0].get_ydata()) == pytest.approx(expected.tolist(), rel=1e-5)
-    assert spec in caption and "peak" in caption
-
-
-def test_world_model_view_without_clip_or_with_a_bad_encoder(loaded, tmp_path):
-    clip, _ = loaded
-    assert handlers.world_model_view("random:test", None)[0] is None
-    fig, caption = handlers.world_model_view(str(tmp_path / "no-such-encoder"), clip)
-    assert fig is None and caption.startswith("No surprise curve") and "Traceback" not in caption
+    assert not handlers.trained_on_synthetic_world_only(model)
+    monkeypatch.setattr(model.config, "card", {"training_data": {"synthetic_world_only": True}})
+    assert handlers.trained_on_synthetic_world_only(model)
+    upload = handlers.open_video(model, str(clip_path), 0.0, AppConfig()).clip
+    example = handlers.open_video(model, str(clip_path), 0.0, AppConfig(), suggestions=[]).clip
+    assert upload.caveat == handlers.SYNTHETIC_NOTE and example.caveat == ""
+    assert handlers.resample(model, upload, 2.0, AppConfig()).clip.caveat == handlers.SYNTHETIC_NOTE
+    monkeypatch.setattr(model.config, "card", {})
+    monkeypatch.setattr(model, "name", str(default_model_path()))  # the shipped default model
+    assert handlers.trained_on_synthetic_world_only(model)
 
 
-# ----------------------------------------------------------------------------- chat handlers
+# ----------------------------------------------------------------------------- model panel
 
 
-def test_ask_streams_the_models_answer(model, loaded):
-    clip, messages = loaded
-    n, (out, box, latencies, latency_md) = run(
-        handlers.ask(model, clip, "What moves?", messages, [], **GREEDY)
-    )
-    expected = model.answer(clip.frames, "What moves?", history=[], max_new_tokens=6, do_sample=False)
-    assert out[-1]["role"] == "assistant" and out[-1]["content"] == shown(expected)
-    assert out[-2] == {"role": "user", "content": "What moves?"}
-    assert n >= 2  # streamed: one update per piece, then the final one
-    assert box == "" and len(latencies) == 1 and "first token" in latency_md
+def test_public_name_hides_machine_paths():
+    from vlm.model import REPO_ROOT
+
+    assert handlers.public_name(REPO_ROOT / "checkpoints" / "default") == "checkpoints/default"
+    assert handlers.public_name("/home/me/runs/exp/encoder") == "…/exp/encoder"
+    assert handlers.public_name("facebook/vjepa2-vitl") == "facebook/vjepa2-vitl"
+    assert handlers.public_name("/srv/a/enc + /srv/b/llm") == "…/a/enc + …/b/llm"
+    assert handlers.public_name(16) == "16"
+    assert handlers.scrub_paths("spec '/home/me/a/b/c' is bad") == "spec '…/b/c' is bad"
 
 
-def test_ask_sends_the_conversation_as_history(model, loaded):
-    clip, messages = loaded
-    _, (first, _, lat, _) = run(handlers.ask(model, clip, "What moves?", messages, [], **GREEDY))
-    _, (second, _, lat, _) = run(handlers.ask(model, clip, "Where does it go?", first, lat, **GREEDY))
-    history = [("What moves?", first[-1]["content"])]
-    expected = model.answer(
-        clip.frames, "Where does it go?", history=history, max_new_tokens=6, do_sample=False
-    )
-    assert second[-1]["content"] == shown(expected)
-    assert len(lat) == 2 and lat[1].startswith("answer 2: ")
-
-
-def test_ask_without_video_or_question(model):
-    _, (out, _, lat, _) = run(handlers.ask(model, None, "What moves?", [], [], **GREEDY))
-    assert out[-1]["content"] == handlers.NO_VIDEO and lat == []
-    _, (out, _, _, _) = run(handlers.ask(model, None, "   ", [], [], **GREEDY))
-    assert out == []
-
-
-def test_ask_reports_model_errors_in_the_chat(model, loaded):
-    clip, messages = loaded
-    broken = handlers.Clip(path=clip.path, name=clip.name, frames=clip.frames[:, :1, :5, :5], summary="")
-    _, (out, _, lat, _) = run(handlers.ask(model, broken, "What moves?", messages, [], **GREEDY))
-    assert out[-1]["metadata"]["title"] == "Could not answer"
-    assert "Traceback" not in out[-1]["content"] and lat == []
-
-
-def test_retry_regenerates_the_last_answer(model, loaded):
-    clip, messages = loaded
-    _, (first, _, lat, _) = run(handlers.ask(model, clip, "What moves?", messages, [], **GREEDY))
-    _, (again, _, lat2, _) = run(handlers.retry(model, clip, first, lat, **GREEDY))
-    assert again == first and len(lat2) == 1  # greedy: the same answer, one latency line
-    _, (empty, _, _, _) = run(handlers.retry(model, clip, [], [], **GREEDY))
-    assert empty == []
-
-
-def test_clear_empties_chat_and_latencies():
-    messages, box, latencies, md = handlers.clear()
-    assert messages == [] and box == "" and latencies == [] and md == handlers.latency_markdown([])
-
-
-def test_describe_markdown_names_model_encoder_and_llm(model):
+def test_describe_markdown_names_the_parts_without_machine_paths(model, tmp_path_factory):
     md = handlers.describe_markdown(model)
     for key, value in model.describe().items():
-        assert f"| {key} | `{value}` |" in md
+        assert f"| {key} | `{handlers.public_name(value)}` |" in md
+    assert str(tmp_path_factory.getbasetemp()) not in md and "random:test" in md
 
 
 # ----------------------------------------------------------------------------- app wiring
@@ -315,39 +275,61 @@ def test_build_app_configures_the_queue_and_components(model):
     demo = build_app(model, AppConfig(concurrency_limit=2, max_queue=5))
     assert isinstance(demo, gr.Blocks)
     assert demo._queue.default_concurrency_limit == 2 and demo._queue.max_size == 5
-    ids = {getattr(block, "elem_id", None) for block in demo.blocks.values()}
-    assert {
-        "video",
-        "frames",
-        "chat",
-        "question",
-        "ask",
-        "retry",
-        "clear",
-        "surprise",
-        "latency",
-        "describe",
-        "banner",
-    } <= ids
-    banner = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "banner")
-    assert "vjepa2:facebook/vjepa2-vitl-fpc64-256" in banner.value
-    chat_fns = [
-        fn for fn in demo.fns.values() if any(getattr(o, "elem_id", None) == "chat" for o in fn.outputs)
-    ]
-    answering = [fn for fn in chat_fns if fn.fn.__name__ in ("on_ask", "on_retry")]
-    assert len(answering) == 3  # Enter, Ask, Retry
+    blocks = {getattr(block, "elem_id", None): block for block in demo.blocks.values()}
+    wanted = {"upload", "video", "frames", "chat", "notice", "question", "ask", "stop", "retry", "clear"}
+    assert wanted | {"surprise", "surprise-caption", "latency", "describe", "banner", "suggestions"} <= set(
+        blocks
+    )
+    own = blocks["own-model"]  # the commands for a real model: folded away (a phone's first screen)
+    assert isinstance(own, gr.Accordion) and not own.open
+    assert "vjepa2:facebook/vjepa2-vitl-fpc64-256" in own.children[0].value
+    assert blocks["frames"].columns == 4  # the whole strip fits the pane: 4 per row, no scrolling
+    assert blocks["stop"].visible is False and isinstance(blocks["upload"], gr.UploadButton)
+
+
+def test_endpoints_have_meaningful_names_and_stop_cancels_every_answer(model):
+    from app.ui import build_app
+
+    demo = build_app(model, AppConfig(concurrency_limit=2))
+    public = {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"}
+    assert public == {"open_video", "ask", "retry", "clear", "resample", "world_model", "answer"}
+    answering = [fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", "") in ("on_ask", "on_retry")]
+    assert len(answering) == 4  # Enter, Ask, a suggested question, Retry
     assert {fn.concurrency_id for fn in answering} == {"answer"}  # one shared generation limit
-    assert all(fn.concurrency_limit in (2, "default") for fn in answering)
+    stop = next(fn for fn in demo.fns.values() if fn.cancels)
+    assert sorted(stop.cancels) == sorted(fn._id for fn in answering)
 
 
-def test_shipped_example_clips_are_small_and_readable(model):
+def test_a_new_video_starts_a_new_conversation(model, clip_path, tmp_path):
+    """The page's upload handler: the old chat goes to 'earlier clips' and the model sees none of it."""
+    from app.ui import build_app
+
+    load = fn_named(build_app(model), "open_video").fn
+    first = handlers.open_video(model, str(clip_path), 0.0, AppConfig()).clip
+    chat_so_far = [{"role": "user", "content": "How many?"}, {"role": "assistant", "content": "10"}]
+    other = write_clip(tmp_path / "other.mp4", frames=12)
+    out = load(str(other), 0.0, first, chat_so_far, [])
+    clip, _, _, messages, latencies, _, earlier, _, earlier_md, _, status, _ = out
+    assert clip.name == "other.mp4" and messages == [] and latencies == []
+    assert earlier == [{"clip": "square.mp4", "messages": chat_so_far}] and "About square.mp4" in earlier_md
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"nope")
+    refused = load(str(bad), 0.0, first, chat_so_far, [])
+    changed = [
+        v for v in refused if not (isinstance(v, dict) and v.get("__type__") == "update" and len(v) == 1)
+    ]
+    assert len(changed) == 1 and changed[0].startswith("**Could not use this video.** bad.mp4")
+
+
+def test_shipped_example_clips_are_small_readable_and_come_with_questions(model):
     clips = example_clips()
     if not clips:
         pytest.skip("no example clips in app/examples yet")
     assert sum(p.stat().st_size for p in clips) < 1_000_000
     for path in clips:
-        clip, gallery, _, _ = handlers.open_video(model, str(path), 0.0, [], AppConfig())
-        assert clip is not None and len(gallery) == model.config.num_frames
+        loaded = handlers.open_video(model, str(path), 0.0, AppConfig(), suggested_questions(path))
+        assert len(loaded.gallery) == model.config.num_frames
+        assert loaded.clip.suggestions and all(q.endswith(("?", ".")) for q in loaded.clip.suggestions)
 
 
 def test_demo_command_rejects_bad_input(capsys, tmp_path, monkeypatch):
