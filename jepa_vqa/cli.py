@@ -17,6 +17,10 @@ import sys
 from jepa_vqa import __version__
 from jepa_vqa.errors import UserError
 
+DESCRIPTION = (
+    "Ask questions about videos: a JEPA video encoder + an LLM. "
+    "Run 'jepa-vqa <command> -h' for the options of a command."
+)
 COMMAND_MODULES = [
     "worlds.cli",
     "encoder.cli",
@@ -36,7 +40,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="jepa-vqa", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="jepa-vqa", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"jepa-vqa {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="<command>", parser_class=_Parser)
     bench = sub.add_parser("bench", help="print performance figures")

@@ -137,7 +137,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("quickstart", help="rebuild the default model: world -> pretrain -> align -> eval")
-    p.add_argument("--config", default="configs/quickstart.yaml")
-    p.add_argument("--out", default="checkpoints/default")
-    p.add_argument("overrides", nargs="*", metavar="key=value")
+    p.add_argument(
+        "--config", default="configs/quickstart.yaml", help="quickstart preset (default: %(default)s)"
+    )
+    p.add_argument("--out", default="checkpoints/default", help="model dir to write (default: %(default)s)")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
     p.set_defaults(func=_run)

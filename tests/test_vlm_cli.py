@@ -118,3 +118,18 @@ def test_quantize_int8_benches_and_bad_mode_exits_2(capsys, model_dir, clip):
     with pytest.raises(SystemExit) as exc:  # argparse: usage line and exit 2
         main(["ask", "--model", str(model_dir), str(clip), "What?", "--quantize", "int4"])
     assert exc.value.code == 2 and "int4" in capsys.readouterr().err
+
+
+def test_ask_a_directory_says_it_is_a_directory(capsys, model_dir, tmp_path):
+    code, out, err = _run(capsys, "ask", "--model", str(model_dir), str(tmp_path), "What happens?")
+    assert code == 2 and out == "" and "is a directory" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("stream", [[], ["--no-stream"]], ids=["stream", "no-stream"])
+def test_ask_an_untrained_model_says_it_gave_no_answer(capsys, tmp_path_factory, clip, stream):
+    from test_app import mute_llm
+
+    root = tmp_path_factory.mktemp("mute")
+    mute = make_tiny_model(mute_llm(root / "llm")).save_pretrained(root / "model")
+    code, out, err = _run(capsys, "ask", "--model", str(mute), str(clip), "What happens?", *stream)
+    assert code == 1 and out.strip() == "" and "empty answer" in err and err.count("\n") == 1

@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 from vlm.inference import add_quantize_argument
 
 BENCH_FALLBACK = ("random:tiny", "embedded:smollm2-135m-instruct")
+EMPTY_ANSWER = "error: the model returned an empty answer (an untrained model? try more --max-new-tokens)"
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -74,6 +76,8 @@ def _check_video_file(path: str) -> None:
     from encoder.video import probe_video
     from jepa_vqa.errors import UserError
 
+    if Path(path).is_dir():
+        raise UserError(f"{path} is a directory, not a video file")
     if not Path(path).is_file():
         raise UserError(f"video file not found: {path}")
     probe_video(path)  # VideoDecodeError (a UserError) names the file and the problem
@@ -106,11 +110,17 @@ def _ask(args: argparse.Namespace) -> int:
     frames = model.load_frames(args.video)  # bad video: VideoDecodeError (exit 2) before generating
     gen = {"max_new_tokens": args.max_new_tokens}
     if args.no_stream:
-        print(model.answer(frames, args.question, options=args.options, **gen).strip())
-        return 0
-    for piece in model.stream_answer(frames, args.question, options=args.options, **gen):
-        print(piece, end="", flush=True)
-    print()
+        answer = model.answer(frames, args.question, options=args.options, **gen).strip()
+        print(answer)
+    else:
+        answer = ""
+        for piece in model.stream_answer(frames, args.question, options=args.options, **gen):
+            answer += piece
+            print(piece, end="", flush=True)
+        print()
+    if not answer.strip():
+        print(EMPTY_ANSWER, file=sys.stderr)
+        return 1
     return 0
 
 

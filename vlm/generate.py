@@ -19,6 +19,7 @@ import torch
 DEFAULT_MAX_NEW_TOKENS = 32
 SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "typical_p")
 FAST_KEYS = {"max_new_tokens", "min_new_tokens", "do_sample"}  # settings the fast decoder honours
+LOOP_MIN_TOKENS, LOOP_MIN_REPEATS, LOOP_MAX_PERIOD = 24, 3, 32  # see is_looping
 
 
 def generation_config(model, **overrides):
@@ -40,6 +41,28 @@ def generation_config(model, **overrides):
     return GenerationConfig(**settings)
 
 
+def is_looping(ids: list[int]) -> bool:
+    """Whether ``ids`` ends in one span of 1..LOOP_MAX_PERIOD tokens repeated back to back at least
+    LOOP_MIN_REPEATS times and over at least LOOP_MIN_TOKENS tokens (a stuck greedy answer)."""
+    for period in range(1, LOOP_MAX_PERIOD + 1):
+        repeats = max(LOOP_MIN_REPEATS, -(-LOOP_MIN_TOKENS // period))  # ceil division
+        if len(ids) < period * repeats:
+            continue
+        tail = ids[-period * repeats :]
+        if tail == tail[-period:] * repeats:
+            return True
+    return False
+
+
+class RepetitionStop:
+    """A stopping criterion (``llm.generate`` and the fast decoder alike): a row stops once its
+    new tokens loop (:func:`is_looping`), so a long clip's answer does not repeat up to the cap."""
+
+    def __call__(self, input_ids, scores=None, **kwargs) -> torch.Tensor:
+        done = [is_looping(row) for row in input_ids.tolist()]  # input_ids: (B, new) new tokens only
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
 def _single_greedy(inputs: dict, overrides: dict) -> bool:
     """One unpadded prompt decoded greedily with only length settings: the fast decoder's case."""
     return (
@@ -57,26 +80,28 @@ def generate_ids(
 
     One greedy answer on an inference model runs :class:`vlm.fastdecode.FastDecoder` (the same
     tokens, with less overhead per step) unless ``fast`` is False; everything else runs
-    ``llm.generate``."""
+    ``llm.generate``. Both stop a row whose answer loops (:class:`RepetitionStop`)."""
+    from transformers import StoppingCriteriaList
+
     from vlm.inference import fast_decoder
 
+    criteria = StoppingCriteriaList([RepetitionStop(), *(stopping_criteria or [])])
     decoder = fast_decoder(model) if fast and _single_greedy(inputs, overrides) else None
     if decoder is not None:
         config = generation_config(model, **overrides)
-        criteria = list(stopping_criteria or [])
         return decoder.generate(
             inputs["inputs_embeds"],
             max_new_tokens=config.max_new_tokens,
             eos_token_ids=config.eos_token_id,
             min_new_tokens=config.min_new_tokens or 0,
             streamer=streamer,
-            should_stop=(lambda ids: any(bool(c(ids, None).all()) for c in criteria)) if criteria else None,
+            should_stop=lambda ids: any(bool(c(ids, None).all()) for c in criteria),
         )
     out = model.llm.generate(
         **inputs,
         generation_config=generation_config(model, **overrides),
         streamer=streamer,
-        stopping_criteria=stopping_criteria,
+        stopping_criteria=criteria,
     )
     return out  # with inputs_embeds only, generate returns just the new tokens
 
