@@ -1,4 +1,5 @@
-"""`jepa-vqa demo` as a user runs it: a real server process, loaded once, stopped with Ctrl-C.
+"""`jepa-vqa demo` as a user runs it: a real server process, loaded once, stopped with Ctrl-C or
+`kill` (SIGTERM), quiet at start, its temporary upload folder removed either way.
 
 Run:
 
@@ -37,7 +38,8 @@ def wait_until_running(proc: subprocess.Popen) -> str:
     raise AssertionError(f"demo exited ({proc.wait()}): {''.join(lines)} {proc.stderr.read()}")
 
 
-def test_demo_serves_the_app_and_stops_cleanly_on_ctrl_c(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_demo_serves_the_app_and_stops_cleanly(tmp_path, stop):
     from vlm.testing import make_tiny_model
 
     model_dir = make_tiny_model(tmp_path / "tiny-llm").save_pretrained(tmp_path / "model")
@@ -51,7 +53,7 @@ def test_demo_serves_the_app_and_stops_cleanly_on_ctrl_c(tmp_path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as response:
             page = response.read().decode()
         assert "jepa-vqa" in page and "vjepa2:facebook/vjepa2-vitl-fpc64-256" in page
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         rest, err = proc.communicate(timeout=60)
         out = head + rest
     finally:
@@ -60,5 +62,6 @@ def test_demo_serves_the_app_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert proc.returncode == 0, err
     assert f"running at http://127.0.0.1:{port}" in out and "demo stopped" in out
     assert "Traceback" not in err
+    assert "Loading weights" not in err and "FutureWarning" not in err, err  # a quiet start
     temp_dir = Path(re.search(r"uploads go to (\S+?)\)", out).group(1))
     assert temp_dir.name.startswith("jepa-vqa-demo-") and not temp_dir.exists()  # cleaned up
