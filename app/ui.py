@@ -81,9 +81,9 @@ def _frames_slider(model, cfg: AppConfig) -> gr.Slider:
     )
 
 
-def _suggestions_update(clip) -> dict:
+def _suggestions_update(clip) -> gr.Dataset:
     questions = clip.suggestions if clip is not None else []
-    return gr.update(samples=[[q] for q in questions], visible=bool(questions))
+    return gr.Dataset(samples=[[q] for q in questions], visible=bool(questions))
 
 
 def build_app(model, cfg: AppConfig | None = None, surprise_spec: str | None = None) -> gr.Blocks:
@@ -102,7 +102,7 @@ def build_app(model, cfg: AppConfig | None = None, surprise_spec: str | None = N
         earlier = chat.archive(earlier, clip, messages)
         return (
             new, new.path, loaded.gallery, [], [], chat.latency_markdown([]), earlier,
-            gr.update(visible=bool(earlier)), chat.earlier_markdown(earlier), new.caveat,
+            gr.update(visible=bool(earlier), open=True), chat.earlier_markdown(earlier), new.caveat,
             loaded.status, _suggestions_update(new),
         )  # fmt: skip
 
@@ -135,7 +135,7 @@ def build_app(model, cfg: AppConfig | None = None, surprise_spec: str | None = N
     ) as demo:
         clip_state, latencies, earlier = gr.State(None), gr.State([]), gr.State([])
         gr.Markdown("# jepa-vqa\nAsk questions about a video: JEPA world-model encoder + LLM.")
-        with gr.Group(elem_classes=["banner"], elem_id="banner"):
+        with gr.Column(elem_classes=["banner"], elem_id="banner"):
             gr.Markdown(BANNER)
             with gr.Accordion("Use your own model (commands)", open=False, elem_id="own-model"):
                 gr.Markdown(OWN_MODEL)
@@ -187,13 +187,24 @@ def build_app(model, cfg: AppConfig | None = None, surprise_spec: str | None = N
                 with gr.Accordion("Earlier clips (not sent to the model)", open=False, visible=False) as past:
                     earlier_md = gr.Markdown("", elem_id="earlier")
                 latency_md = gr.Markdown(chat.latency_markdown([]), elem_id="latency")
-                with gr.Accordion("Settings", open=False):
+                with gr.Accordion("Settings", open=False, elem_id="settings"):
                     frames = _frames_slider(model, cfg)
                     max_new_tokens = gr.Slider(
-                        1, 512, value=cfg.max_new_tokens, step=1, label="Max new tokens"
+                        1,
+                        512,
+                        value=cfg.max_new_tokens,
+                        step=1,
+                        label="Max new tokens",
+                        elem_id="max-new-tokens",
                     )
                     temperature = gr.Slider(
-                        0.0, 2.0, value=0.0, step=0.05, label="Temperature", info="0 = greedy"
+                        0.0,
+                        2.0,
+                        value=0.0,
+                        step=0.05,
+                        label="Temperature",
+                        info="0 = greedy",
+                        elem_id="temperature",
                     )
                 with gr.Accordion("Loaded model", open=False):
                     gr.Markdown(handlers.describe_markdown(model), elem_id="describe")
@@ -232,18 +243,19 @@ def build_app(model, cfg: AppConfig | None = None, surprise_spec: str | None = N
         def idle():
             return gr.update(visible=True), gr.update(visible=False)
 
+        def suggested(sample):
+            return sample[0]
+
+        # a suggested question goes into the box, then is asked like a typed one
+        picked = suggestions.click(suggested, [suggestions], [question], queue=False, **PRIVATE)
         answering = []
         for trigger, fn, inputs, api in [
             (question.submit, on_ask, chat_inputs, {"api_visibility": "private"}),
             (ask_btn.click, on_ask, chat_inputs, {"api_name": "ask"}),
             (retry_btn.click, on_retry, retry_inputs, {"api_name": "retry"}),
-            (suggestions.click, on_ask, chat_inputs, {"api_visibility": "private"}),
+            (picked.then, on_ask, chat_inputs, {"api_visibility": "private"}),
         ]:
-            if trigger is suggestions.click:  # a suggested question goes into the box, then is asked
-                event = trigger(lambda sample: sample[0], [suggestions], [question], **PRIVATE)
-                event = event.then(busy, None, buttons, queue=False, **PRIVATE)
-            else:
-                event = trigger(busy, None, buttons, queue=False, **PRIVATE)
+            event = trigger(busy, None, buttons, queue=False, **PRIVATE)
             # one shared generation limit for every way of asking
             run = event.then(fn, inputs, chat_outputs, concurrency_id="answer", **api)
             run.then(idle, None, buttons, queue=False, **PRIVATE)

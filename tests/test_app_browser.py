@@ -1,8 +1,11 @@
-"""End to end in a real browser: start the app, upload a clip, ask, see the streamed answer.
+"""End to end in a real browser: the app as a user meets it, on a desktop and on a phone.
 
-Drives Debian's Chromium headless through Playwright (`apt-get install chromium`). Set
-`JEPA_VQA_SCREENSHOT=1` to save a screenshot of the finished page to `docs/app.png`, and
-`JEPA_VQA_APP_MODEL=DIR` to drive a real model instead of the tiny random one:
+Drives Debian's Chromium headless through Playwright (`apt-get install chromium`): two clips in
+one session (the second's answer owes nothing to the first's chat), a bad upload (one readable
+message, outside every answer bubble), the Stop button, the whole frame strip, the surprise plot
+with its explanation, and a phone-width first screen. Set `JEPA_VQA_SCREENSHOT=1` to save the
+screenshots to `docs/app.png` and `docs/app-phone.png`, and `JEPA_VQA_APP_MODEL=DIR` to drive a
+real model instead of the tiny random one:
 
     JEPA_VQA_SCREENSHOT=1 JEPA_VQA_APP_MODEL=checkpoints/default \
         .venv/bin/python -m pytest tests/test_app_browser.py -m slow -q
@@ -15,12 +18,14 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+import re  # noqa: E402
 import socket  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 from test_app import write_clip  # noqa: E402
 
+from app.chat import plain_text  # noqa: E402
 from app.clips import example_clips  # noqa: E402
 from app.config import AppConfig  # noqa: E402
 
@@ -31,8 +36,9 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect, sync_playwright = playwright_api.expect, playwright_api.sync_playwright
-SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "app.png"
-TIMEOUT_MS = 60_000
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+TIMEOUT_MS = 90_000
+PHONE = {"width": 390, "height": 844}
 
 pytestmark = [
     pytest.mark.slow,
@@ -42,16 +48,30 @@ pytestmark = [
 ]
 
 
-def ask(page, question: str) -> None:
-    page.locator("#question textarea").fill(question)
-    page.locator("#ask").click()
-    expect(page.locator("#chat")).to_contain_text(question, timeout=TIMEOUT_MS)
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def letters(text: str) -> str:
+    """Text as compared across Markdown rendering: word characters only."""
+    return re.sub(r"\W", "", text)
+
+
+def upload(page, path: Path) -> None:
+    """Through the visible "Upload a video" button, as a user does (a file chooser opens)."""
+    with page.expect_file_chooser() as chooser:
+        page.locator("#upload").click()
+    chooser.value.set_files(str(path))
+
+
+def ask(page, question: str, answers_before: int) -> str:
+    """Ask, wait for the answer to finish (one more latency line) and return its text."""
+    page.locator("#question textarea").fill(question)
+    page.locator("#ask").click()
+    expect(page.locator("#latency li")).to_have_count(answers_before + 1, timeout=TIMEOUT_MS)
+    return page.locator("#chat .bot").last.inner_text().strip()
 
 
 @pytest.fixture()
@@ -65,51 +85,114 @@ def server(tmp_path):
     model.eval()
     running = start(model, host="127.0.0.1", port=free_port())
     assert running.demo.max_file_size == int(AppConfig().max_upload_mb * 1e6)  # Gradio refuses bigger uploads
-    yield running
+    yield running, model, bool(real)
     running.close()
     assert running.temp_dir is None or not Path(running.temp_dir).exists()  # uploads cleaned up
 
 
-def test_upload_ask_and_see_the_answer_stream_in(server, tmp_path):
-    clip = write_clip(tmp_path / "square.mp4")
+def test_the_app_as_a_user_meets_it(server, tmp_path):
+    running, model, real = server
+    first = write_clip(tmp_path / "square.mp4")
+    second = write_clip(tmp_path / "later.mp4", frames=12, fps=6)
     bad = tmp_path / "notes.mp4"
     bad.write_text("this is not a video")
+    screenshots = bool(os.environ.get("JEPA_VQA_SCREENSHOT"))
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(server.url)
+            page.goto(running.url)
             expect(page.locator("#banner")).to_contain_text("synthetic", timeout=TIMEOUT_MS)
+            chat, status = page.locator("#chat"), page.locator("#status")
 
-            # a real clip: the gallery shows the frames the model sees, then ask
-            page.locator("#video input[type=file]").set_input_files(str(clip))
-            expect(page.locator("#status")).to_contain_text("square.mp4", timeout=TIMEOUT_MS)
-            expect(page.locator("#frames img").first).to_be_visible(timeout=TIMEOUT_MS)
+            # 1. a clip: the whole strip of frames the model sees, the surprise plot and its explanation
+            upload(page, first)
+            expect(status).to_contain_text("square.mp4", timeout=TIMEOUT_MS)
+            frames = page.locator("#frames img")
+            expect(frames).to_have_count(model.config.num_frames, timeout=TIMEOUT_MS)
+            strip = page.locator("#frames").bounding_box()
+            for i in range(model.config.num_frames):
+                box = frames.nth(i).bounding_box()
+                assert box["x"] >= strip["x"] and box["x"] + box["width"] <= strip["x"] + strip["width"] + 1
+                assert box["y"] + box["height"] <= strip["y"] + strip["height"] + 1
+            grid = page.locator("#frames .grid-wrap, #frames .grid-container").first
+            assert grid.evaluate("e => e.scrollWidth <= e.clientWidth + 1")  # no horizontal scroll
             expect(page.locator("#surprise img").first).to_be_visible(timeout=TIMEOUT_MS)
-            ask(page, "Which way does the square move?")
-            expect(page.locator("#latency li")).to_have_count(1, timeout=TIMEOUT_MS)
-            answer = page.locator("#chat .bot").last.inner_text().strip()
-            assert answer and "Could not answer" not in answer
+            expect(page.locator("#surprise-caption")).to_contain_text("grey band", timeout=TIMEOUT_MS)
+            question = "How many objects are there?"
+            assert ask(page, question, 0)
 
-            # a shipped example clip, and a second turn
+            # 2. a second clip, through the same visible button: a new conversation
+            upload(page, second)
+            expect(status).to_contain_text("later.mp4", timeout=TIMEOUT_MS)
+            expect(chat).not_to_contain_text(question, timeout=TIMEOUT_MS)
+            expect(page.locator("#earlier")).to_contain_text("About square.mp4", timeout=TIMEOUT_MS)
+            second_q = "What moves?"
+            shown = ask(page, second_q, 0)
+            gen = {"max_new_tokens": AppConfig().max_new_tokens, "do_sample": False}
+            frames_b = model.load_frames(str(second))
+            alone = model.answer(frames_b, second_q, history=[], **gen)
+            assert letters(shown) == letters(alone)  # not a word from the first clip's chat
+            earlier_answer = plain_text(model.answer(model.load_frames(str(first)), question, **gen))
+            leaked = model.answer(frames_b, second_q, history=[(question, earlier_answer)], **gen)
+            assert letters(leaked) != letters(alone) or real  # the tiny model shows a leak, were there one
+
+            # 3. an example clip comes with suggested questions; one click asks it
             if example_clips():
-                page.get_by_text("world 1", exact=True).click()
-                expect(page.locator("#status")).to_contain_text("world_1.mp4", timeout=TIMEOUT_MS)
-                ask(page, "How many objects are there?")
-                expect(page.locator("#latency li")).to_have_count(2, timeout=TIMEOUT_MS)
-            if os.environ.get("JEPA_VQA_SCREENSHOT"):
-                SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(SCREENSHOT), full_page=True)
+                page.get_by_role("button", name="world 1", exact=True).click()
+                expect(status).to_contain_text("world_1.mp4", timeout=TIMEOUT_MS)
+                suggestion = page.locator("#suggestions button").first
+                expect(suggestion).to_be_visible(timeout=TIMEOUT_MS)
+                asked = suggestion.inner_text().strip()
+                suggestion.click()
+                expect(page.locator("#latency li")).to_have_count(1, timeout=TIMEOUT_MS)
+                expect(chat.locator(".user").last).to_contain_text(asked)
+            if screenshots:
+                page.screenshot(path=str(DOCS / "app.png"), full_page=True)
 
-            # a bad file: a readable note in the chat, no stack trace; then clear the chat
-            page.locator("#video button[aria-label='Clear']").first.click()
-            page.locator("#video input[type=file]").set_input_files(str(bad))
-            chat = page.locator("#chat")
-            expect(chat).to_contain_text("Could not use this video", timeout=TIMEOUT_MS)
-            assert "Traceback" not in chat.inner_text()
-            page.locator("#clear").click()
-            expect(chat).not_to_contain_text("Could not use this video", timeout=TIMEOUT_MS)
-            expect(page.locator("#latency li")).to_have_count(0, timeout=TIMEOUT_MS)
+            # 4. a bad file: one readable message, outside every bubble; the clip stays loaded
+            upload(page, bad)
+            expect(status).to_contain_text("Could not use this video", timeout=TIMEOUT_MS)
+            expect(page.get_by_text("Could not use this video")).to_have_count(1)
+            expect(page.locator(".toast-body")).to_have_count(0)  # no popup besides it
+            assert (
+                "Could not use this video" not in chat.inner_text() and "Traceback" not in status.inner_text()
+            )
+
+            # 5. Stop: a long answer, stopped while it streams
+            page.locator("#settings").click()
+            page.locator("#max-new-tokens input[type=number]").fill("512")
+            page.locator("#max-new-tokens input[type=number]").press("Enter")
+            if not real:  # sampling keeps the random model from looping (and the guard from ending it)
+                page.locator("#temperature input[type=number]").fill("1.5")
+                page.locator("#temperature input[type=number]").press("Enter")
+            answers = page.locator("#latency li").count()
+            page.locator("#question textarea").fill("Describe everything that happens, in detail.")
+            page.locator("#ask").click()
+            stop = page.locator("#stop")
+            expect(stop).to_be_visible(timeout=TIMEOUT_MS)
+            expect(page.locator("#ask")).to_be_hidden()
+            if not real:
+                stop.click()
+                expect(page.locator("#ask")).to_be_visible(timeout=TIMEOUT_MS)
+                expect(stop).to_be_hidden()
+                before = chat.locator(".bot").last.inner_text()
+                page.wait_for_timeout(1500)
+                assert chat.locator(".bot").last.inner_text() == before  # nothing more streams in
+                assert page.locator("#latency li").count() == answers  # it never finished
+            else:
+                expect(page.locator("#ask")).to_be_visible(timeout=TIMEOUT_MS)
+
+            # 6. a phone: the first screen shows the upload button, not a wall of commands
+            phone = browser.new_page(viewport=PHONE)
+            phone.goto(running.url)
+            expect(phone.locator("#upload")).to_be_visible(timeout=TIMEOUT_MS)
+            banner = phone.locator("#banner").bounding_box()
+            assert banner["height"] < PHONE["height"] / 3
+            assert phone.locator("#upload").bounding_box()["y"] < PHONE["height"] * 0.75
+            expect(phone.get_by_text("jepa-vqa align --config")).to_be_hidden()
+            if screenshots:
+                phone.screenshot(path=str(DOCS / "app-phone.png"))
         finally:
             browser.close()
