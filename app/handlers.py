@@ -150,7 +150,7 @@ def world_model_view(surprise_spec: str | None, clip: Clip | None) -> tuple[Figu
     verdict = (
         "Nothing stands out from the noise."
         if not rel.standout
-        else f"{len(rel.standout)} moment(s) outside the noise band."
+        else f"{len(rel.standout)} moment(s) above the noise band."
     )
     return fig, f"{EXPLANATION} {verdict}"
 

@@ -35,7 +35,7 @@ class RelativeSurprise:
 
     values: torch.Tensor  # (S,) % above the clip's median, per predicted step
     band: float  # +- noise level in %
-    standout: list[int]  # 0-based steps outside the band, highest first
+    standout: list[int]  # 0-based steps above the band (surprises), highest first
 
 
 def relative_surprise(curve: torch.Tensor, still: torch.Tensor) -> RelativeSurprise:
@@ -50,8 +50,8 @@ def relative_surprise(curve: torch.Tensor, still: torch.Tensor) -> RelativeSurpr
     values = (curve / curve.median().clamp_min(1e-8) - 1.0) * 100.0  # (S,)
     wander = (still / still.median().clamp_min(1e-8) - 1.0).abs().max() * 100.0
     band = max(MIN_BAND_PCT, float(wander))
-    order = torch.argsort(values.abs(), descending=True)
-    outside = [int(i) for i in order if abs(float(values[i])) > band + 1e-6]
+    order = torch.argsort(values, descending=True)  # a surprise is a worse prediction, not a better one
+    outside = [int(i) for i in order if float(values[i]) > band + 1e-6]
     return RelativeSurprise(values=values, band=band, standout=outside)
 
 

@@ -160,6 +160,8 @@ def test_relative_surprise_flags_a_jump_outside_the_band():
     assert list(ax.lines[-1].get_ydata()) == pytest.approx(rel.values.tolist())
     assert [t.get_text() for t in ax.get_xticklabels()] == ["3-4", "5-6", "7-8", "9-10", "11-12"]
     assert "frames 7-8" in ax.get_title() and frame_range(1, 1) == "2"
+    dip = relative_surprise(torch.tensor([0.40, 0.41, 0.20, 0.41, 0.42]), still)
+    assert dip.standout == []  # predicting better than usual is no surprise
     with pytest.raises(ValueError, match="empty"):
         relative_surprise(torch.tensor([]), torch.tensor([]))
 

@@ -148,6 +148,10 @@ def test_the_app_as_a_user_meets_it(server, tmp_path):
                 suggestion.click()
                 expect(page.locator("#latency li")).to_have_count(1, timeout=TIMEOUT_MS)
                 expect(chat.locator(".user").last).to_contain_text(asked)
+            for part in ("#surprise", "#surprise-caption"):  # the plot of the clip now shown is drawn
+                tracker = page.locator(f"{part} [data-testid=status-tracker]")
+                expect(tracker).to_have_class(re.compile(r"\bhide\b"), timeout=TIMEOUT_MS)
+            expect(page.locator("#surprise-caption")).to_contain_text("grey band")
             if screenshots:
                 page.screenshot(path=str(DOCS / "app.png"), full_page=True)
 

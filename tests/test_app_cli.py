@@ -20,6 +20,13 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_client_example() -> str:
+    """The README's `gradio_client` example, as written."""
+    readme = (ROOT / "README.md").read_text()
+    return next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "gradio_client" in b)
 
 
 def free_port() -> int:
@@ -40,6 +47,7 @@ def wait_until_running(proc: subprocess.Popen) -> str:
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_demo_serves_the_app_and_stops_cleanly(tmp_path, stop):
+    """Also runs the README's gradio_client example against it (on 127.0.0.1 only)."""
     from vlm.testing import make_tiny_model
 
     model_dir = make_tiny_model(tmp_path / "tiny-llm").save_pretrained(tmp_path / "model")
@@ -53,6 +61,22 @@ def test_demo_serves_the_app_and_stops_cleanly(tmp_path, stop):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as response:
             page = response.read().decode()
         assert "jepa-vqa" in page and "vjepa2:facebook/vjepa2-vitl-fpc64-256" in page
+        if stop == signal.SIGTERM:  # once is enough: the README's example works as written
+            code = readme_client_example().replace("127.0.0.1:7860", f"127.0.0.1:{port}")
+            example = subprocess.run(
+                [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+            )
+            assert example.returncode == 0 and example.stdout.strip(), example.stderr
+            from gradio_client import Client, handle_file
+            from gradio_client.exceptions import AppError
+
+            bad = tmp_path / "notes.mp4"
+            bad.write_text("not a video")
+            client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            with pytest.raises(
+                AppError, match=r"Could not use this video\. notes\.mp4: not a readable video"
+            ):
+                client.predict(handle_file(str(bad)), "What moves?", api_name="/answer")
         proc.send_signal(stop)
         rest, err = proc.communicate(timeout=60)
         out = head + rest
