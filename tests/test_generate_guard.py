@@ -13,6 +13,8 @@ def test_is_looping_needs_a_span_repeated_back_to_back():
     assert is_looping([7] * LOOP_MIN_TOKENS) and not is_looping([7] * (LOOP_MIN_TOKENS - 1))
     assert is_looping([1, 2, 3, 4, 5, 6, 7, 8] * 3) and not is_looping([1, 2, 3, 4, 5, 6, 7, 8] * 2)
     assert is_looping([9, 9] + [1, 2, 3] * 8)
+    sentence = list(range(100, 112))  # 12 tokens said twice in a row: a loop; a 6-token phrase twice is not
+    assert is_looping([1] + sentence * 2) and not is_looping(sentence[:6] * 2)
     assert not is_looping(list(range(200))) and not is_looping([])
     done = RepetitionStop()(torch.tensor([[5] * 30, list(range(30))]), None)  # (B, new)
     assert done.tolist() == [True, False]

@@ -19,7 +19,7 @@ import torch
 DEFAULT_MAX_NEW_TOKENS = 32
 SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "typical_p")
 FAST_KEYS = {"max_new_tokens", "min_new_tokens", "do_sample"}  # settings the fast decoder honours
-LOOP_MIN_TOKENS, LOOP_MIN_REPEATS, LOOP_MAX_PERIOD = 24, 3, 32  # see is_looping
+LOOP_MIN_TOKENS, LOOP_MIN_REPEATS, LOOP_MAX_PERIOD = 24, 2, 32  # see is_looping
 
 
 def generation_config(model, **overrides):
