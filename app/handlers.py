@@ -20,7 +20,7 @@ import torch
 from matplotlib.figure import Figure
 
 from app.config import AppConfig
-from app.media import check_video, gallery_images
+from app.media import browser_playable, check_video, gallery_images
 from app.surprise_plot import EXPLANATION, relative_surprise, surprise_figure
 from jepa_vqa.errors import UserError
 
@@ -43,6 +43,7 @@ class Clip:
     summary: str  # one line: frames, duration, size
     suggestions: list[str] = field(default_factory=list)  # questions to offer (example clips)
     caveat: str = ""  # shown next to every answer about this clip ("" for none)
+    playable: bool = True  # a browser can play the file (else no video preview, only the frames)
 
 
 @dataclass
@@ -113,8 +114,13 @@ def open_video(
         return Refused(f"**Could not use this video.** {name}: could not decode it ({type(exc).__name__})")
     example = suggestions is not None
     caveat = SYNTHETIC_NOTE if not example and trained_on_synthetic_world_only(model) else ""
-    clip = Clip(str(path), name, frames, _summary(info, frames, fps), list(suggestions or []), caveat)
-    return Loaded(clip, gallery_images(frames), f"**{name}**: {clip.summary}")
+    summary = _summary(info, frames, fps)
+    playable = browser_playable(path, info)
+    clip = Clip(str(path), name, frames, summary, list(suggestions or []), caveat, playable)
+    status = f"**{name}**: {summary}" + (
+        "" if playable else " (your browser cannot play this format: no preview)"
+    )
+    return Loaded(clip, gallery_images(frames), status)
 
 
 def resample(model, clip: Clip | None, fps: float, cfg: AppConfig) -> Loaded | Refused:

@@ -3,6 +3,7 @@
 Usage:
 
     info = check_video("clip.mp4", AppConfig())   # raises UserError with a readable message
+    browser_playable("clip.mp4", info)           # False: no preview (Chromium cannot play it)
     images = gallery_images(frames)               # frames: uint8 (T, C, H, W) -> list of (H, W, 3)
 """
 
@@ -16,6 +17,14 @@ import torch
 from app.config import AppConfig
 from jepa_vqa.errors import UserError
 
+PLAYABLE = {  # container suffix -> codecs a browser plays in it (the app has no ffmpeg to convert)
+    ".mp4": {"h264", "av1", "vp9"},
+    ".m4v": {"h264"},
+    ".mov": {"h264"},
+    ".webm": {"vp8", "vp9", "av1"},
+    ".ogg": {"theora"},
+    ".ogv": {"theora"},
+}
 MIN_GALLERY_SIDE = 160  # tiny world clips (64 px) are upscaled so the gallery shows them crisply
 
 
@@ -45,6 +54,11 @@ def check_video(path: str | Path | None, cfg: AppConfig):
             f"{name}: the video is {info.duration_s:.0f} s long, the limit is {cfg.max_duration_s:g} s"
         )
     return info
+
+
+def browser_playable(path: str | Path, info) -> bool:
+    """Whether a browser's video player can show this file (else the app shows only its frames)."""
+    return (info.codec or "").lower() in PLAYABLE.get(Path(path).suffix.lower(), set())
 
 
 def gallery_images(frames: torch.Tensor) -> list[np.ndarray]:

@@ -101,7 +101,7 @@ def build_app(model, cfg: AppConfig | None = None, surprise_spec: str | None = N
         new = loaded.clip
         earlier = chat.archive(earlier, clip, messages)
         return (
-            new, new.path, loaded.gallery, [], [], chat.latency_markdown([]), earlier,
+            new, new.path if new.playable else None, loaded.gallery, [], [], chat.latency_markdown([]), earlier,
             gr.update(visible=bool(earlier), open=True), chat.earlier_markdown(earlier), new.caveat,
             loaded.status, _suggestions_update(new),
         )  # fmt: skip
@@ -142,7 +142,7 @@ def build_app(model, cfg: AppConfig | None = None, surprise_spec: str | None = N
         with gr.Row():
             with gr.Column(scale=2, min_width=300):
                 upload = gr.UploadButton(
-                    "Upload a video", file_types=["video"], variant="primary", elem_id="upload"
+                    "Upload a video", file_types=["video", ".gif"], variant="primary", elem_id="upload"
                 )
                 clips = example_clips()
                 example_buttons = []

@@ -226,6 +226,24 @@ def test_open_video_refuses_a_bad_file_with_one_line(model, tmp_path, content):
     assert "Traceback" not in text and str(tmp_path) not in text
 
 
+def test_a_format_the_browser_cannot_play_gets_frames_but_no_preview(model, clip_path, tmp_path):
+    avi = tmp_path / "old.avi"
+    with av.open(str(avi), "w") as container:
+        stream = container.add_stream("mpeg4", rate=8)
+        stream.width = stream.height = 64
+        stream.pix_fmt = "yuv420p"
+        for i in range(16):
+            img = np.full((64, 64, 3), i * 10, np.uint8)  # (H, W, 3)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    loaded = handlers.open_video(model, str(avi), 0.0, AppConfig())
+    assert not loaded.clip.playable and loaded.status.endswith("no preview)")
+    assert len(loaded.gallery) == model.config.num_frames  # the model still sees it
+    assert handlers.open_video(model, str(clip_path), 0.0, AppConfig()).clip.playable
+
+
 def test_open_video_cleared_upload(model):
     assert handlers.open_video(model, None, 0.0, AppConfig()).status == handlers.NO_VIDEO
 
@@ -287,6 +305,7 @@ def test_build_app_configures_the_queue_and_components(model):
     assert "vjepa2:facebook/vjepa2-vitl-fpc64-256" in own.children[0].value
     assert blocks["frames"].columns == 4  # the whole strip fits the pane: 4 per row, no scrolling
     assert blocks["stop"].visible is False and isinstance(blocks["upload"], gr.UploadButton)
+    assert blocks["upload"].file_types == ["video", ".gif"]  # every format the decoder reads
 
 
 def test_endpoints_have_meaningful_names_and_stop_cancels_every_answer(model):
