@@ -5,7 +5,7 @@ uses): the JEPA predictor's error at predicting each time step from the earlier 
 differ from clip to clip and drift with the step, so the plot shows each step in % of the clip's
 own baseline (its median error). The grey band is the noise level: how far the error of a still
 copy of the clip (its first frame repeated: nothing happens) wanders around its own median. The
-y-axis never spans less than +-MIN_SPAN_PCT, so a 0.5 % wobble is drawn flat, not as a peak.
+y-axis never spans less than ±MIN_SPAN_PCT, so a 0.5 % wobble is drawn flat, not as a peak.
 
     rel = relative_surprise(curve, still)          # % vs the clip's median, per step, and the band
     fig = surprise_figure(curve, still, frames_per_step=2, title="clip.mp4")   # 2 = tubelet
@@ -18,14 +18,14 @@ from dataclasses import dataclass
 import torch
 from matplotlib.figure import Figure
 
-MIN_SPAN_PCT = 10.0  # the y-axis shows at least +-10 % around the baseline
-MIN_BAND_PCT = 1.0  # the noise band is never narrower than +-1 %
+MIN_SPAN_PCT = 10.0  # the y-axis shows at least ±10 % around the baseline
+MIN_BAND_PCT = 1.0  # the noise band is never narrower than ±1 %
 
 EXPLANATION = (
     "Each point is how badly the world model predicted those frames from the earlier ones, in % "
     "above or below this clip's typical (median) error; the grey band is how far that error "
     "wanders for a still copy of the clip (its first frame repeated, so nothing happens), so only "
-    "points outside the band mean the model was surprised."
+    "points above the band mean the model was surprised (below it: more predictable than usual)."
 )
 
 
@@ -34,7 +34,7 @@ class RelativeSurprise:
     """A surprise curve relative to the clip's median, with its noise band, in percent."""
 
     values: torch.Tensor  # (S,) % above the clip's median, per predicted step
-    band: float  # +- noise level in %
+    band: float  # ± noise level in %
     standout: list[int]  # 0-based steps above the band (surprises), highest first
 
 
@@ -70,7 +70,7 @@ def surprise_figure(
     steps = list(range(1, len(values) + 1))
     fig = Figure(figsize=(6, 2.8), dpi=100, layout="constrained")
     ax = fig.add_subplot()
-    ax.axhspan(-rel.band, rel.band, color="0.85", label=f"noise (+-{rel.band:.1f} %)")
+    ax.axhspan(-rel.band, rel.band, color="0.85", label=f"noise (±{rel.band:.1f} %)")
     ax.axhline(0.0, color="0.5", linewidth=0.8)
     ax.plot(steps, values, marker="o", color="tab:purple", label="this clip")
     for i in rel.standout[:3]:

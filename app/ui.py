@@ -212,26 +212,6 @@ def build_app(model, cfg: AppConfig | None = None, surprise_spec: str | None = N
             api_video, api_question, api_answer = gr.File(), gr.Textbox(), gr.Textbox()
             api_button = gr.Button()
 
-        load_inputs = [upload, frames, clip_state, chatbot, earlier]
-        load_outputs = [
-            clip_state, player, gallery, chatbot, latencies, latency_md, earlier, past, earlier_md,
-            notice, status, suggestions,
-        ]  # fmt: skip
-        world = {
-            "fn": on_world,
-            "inputs": [clip_state],
-            "outputs": [plot, caption],
-            "api_name": "world_model",
-        }
-        upload.upload(load, load_inputs, load_outputs, api_name="open_video").then(**world)
-        for button, path, questions in example_buttons:
-            inputs = [frames, clip_state, chatbot, earlier]
-            pick = functools.partial(lambda p, q, *args: load(p, *args, suggestions=q), path, questions)
-            button.click(pick, inputs, load_outputs, **PRIVATE).then(**world, **PRIVATE)
-        frames.release(
-            on_resample, [clip_state, frames], [clip_state, gallery, status], api_name="resample"
-        ).then(**world, **PRIVATE)
-
         chat_outputs = [chatbot, question, latencies, latency_md, notice]
         chat_inputs = [clip_state, question, chatbot, latencies, max_new_tokens, temperature]
         retry_inputs = [clip_state, chatbot, latencies, max_new_tokens, temperature]
@@ -261,7 +241,35 @@ def build_app(model, cfg: AppConfig | None = None, surprise_spec: str | None = N
             run.then(idle, None, buttons, queue=False, **PRIVATE)
             answering.append(run)
         stop_btn.click(idle, None, buttons, cancels=answering, queue=False, **PRIVATE)
-        clear_btn.click(chat.clear, None, chat_outputs, api_name="clear")
+        load_inputs = [upload, frames, clip_state, chatbot, earlier]
+        load_outputs = [
+            clip_state, player, gallery, chatbot, latencies, latency_md, earlier, past, earlier_md,
+            notice, status, suggestions,
+        ]  # fmt: skip
+        world = {
+            "fn": on_world,
+            "inputs": [clip_state],
+            "outputs": [plot, caption],
+            "api_name": "world_model",
+        }
+        # a new clip (or Clear) ends an answer still streaming into the old conversation
+        ending = {"cancels": answering}
+        upload.upload(load, load_inputs, load_outputs, api_name="open_video", **ending).then(
+            idle, None, buttons, queue=False, **PRIVATE
+        ).then(**world)
+        for button, path, questions in example_buttons:
+            inputs = [frames, clip_state, chatbot, earlier]
+            pick = functools.partial(lambda p, q, *args: load(p, *args, suggestions=q), path, questions)
+            button.click(pick, inputs, load_outputs, **PRIVATE, **ending).then(
+                idle, None, buttons, queue=False, **PRIVATE
+            ).then(**world, **PRIVATE)
+        frames.release(
+            on_resample, [clip_state, frames], [clip_state, gallery, status], api_name="resample"
+        ).then(**world, **PRIVATE)
+
+        clear_btn.click(chat.clear, None, chat_outputs, api_name="clear", **ending).then(
+            idle, None, buttons, queue=False, **PRIVATE
+        )
         api_button.click(
             answer, [api_video, api_question], [api_answer], api_name="answer", concurrency_id="answer"
         )

@@ -308,7 +308,7 @@ def test_build_app_configures_the_queue_and_components(model):
     assert blocks["upload"].file_types == ["video", ".gif"]  # every format the decoder reads
 
 
-def test_endpoints_have_meaningful_names_and_stop_cancels_every_answer(model):
+def test_endpoints_have_meaningful_names_and_stop_or_a_new_clip_cancels_every_answer(model):
     from app.ui import build_app
 
     demo = build_app(model, AppConfig(concurrency_limit=2))
@@ -317,8 +317,13 @@ def test_endpoints_have_meaningful_names_and_stop_cancels_every_answer(model):
     answering = [fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", "") in ("on_ask", "on_retry")]
     assert len(answering) == 4  # Enter, Ask, a suggested question, Retry
     assert {fn.concurrency_id for fn in answering} == {"answer"}  # one shared generation limit
-    stop = next(fn for fn in demo.fns.values() if fn.cancels)
-    assert sorted(stop.cancels) == sorted(fn._id for fn in answering)
+    cancelling = [fn for fn in demo.fns.values() if fn.cancels]
+    assert all(sorted(fn.cancels) == sorted(a._id for a in answering) for fn in cancelling)
+    # Stop, and anything that starts a new conversation: an upload, an example clip, Clear
+    triggers = {block_id for fn in cancelling for block_id, _ in fn.targets}
+    ids = {getattr(b, "elem_id", None): b._id for b in demo.blocks.values()}
+    assert {ids["stop"], ids["upload"], ids["clear"]} <= triggers
+    assert len(triggers) == 3 + len(example_clips())
 
 
 def test_a_new_video_starts_a_new_conversation(model, clip_path, tmp_path):
