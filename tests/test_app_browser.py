@@ -28,6 +28,7 @@ from test_app import write_clip  # noqa: E402
 from app.chat import plain_text  # noqa: E402
 from app.clips import example_clips  # noqa: E402
 from app.config import AppConfig  # noqa: E402
+from app.handlers import trained_on_synthetic_world_only  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -122,6 +123,9 @@ def test_the_app_as_a_user_meets_it(server, tmp_path):
             expect(page.locator("#surprise-caption")).to_contain_text("grey band", timeout=TIMEOUT_MS)
             question = "How many objects are there?"
             assert ask(page, question, 0)
+            if trained_on_synthetic_world_only(model):  # the default model: said next to the answer
+                expect(page.locator("#notice")).to_contain_text("trained only on the synthetic world")
+                assert "synthetic world" not in chat.inner_text()
 
             # 2. a second clip, through the same visible button: a new conversation
             upload(page, second)
