@@ -237,3 +237,17 @@ def compare_table(dirs: list[str]) -> str:
             + [fmt(ctrl.get(c)) for c in CONTROL_ORDER]
         )
     return _table(["run", "task", "model", "n", "accuracy [95% CI]", *CONTROL_ORDER], rows)
+
+
+def variants_table(runs: list[tuple[str, dict]], conditions=("model", "blind", "shuffled")) -> str:
+    """The main results table: one row per (model variant, condition), one column per question type
+    plus overall, accuracy with its 95% CI. ``runs``: (name, results.json dict) of QA evaluations."""
+    types = sorted({t for _, res in runs for t in res["metrics"]["by_type"]})
+    rows = []
+    for name, res in runs:
+        series = qa_series(res)
+        for cond in conditions:
+            if cond in series:
+                m = series[cond]
+                rows.append([name, cond] + [fmt(m["by_type"].get(t)) for t in types] + [fmt(m["overall"])])
+    return _table(["model", "condition", *types, "overall"], rows)

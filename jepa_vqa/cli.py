@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "eval.cli",
     "app.cli",
     "jepa_vqa.quickstart",
+    "jepa_vqa.results",
 ]
 
 

@@ -1,0 +1,221 @@
+"""Layer-wise linear probes: which of a frozen encoder's blocks hold the facts a question asks about.
+
+For each block's (normed) output, tokens are average-pooled to ``pool x pool`` cells per time step,
+flattened, standardised, and a ridge classifier (closed form, its strength picked on a held-out
+fifth of the train split) predicts three ground-truth facts of a worlds dataset:
+
+- ``colour``: is an object of each colour present (one binary probe per colour, accuracy averaged);
+- ``count``: how many objects there are;
+- ``direction``: the first object's direction of travel (left, right, up, down).
+
+Run it (one table per encoder; ``pixels`` probes the pooled frames themselves, the floor any
+encoder must beat)::
+
+    python -m encoder.layer_probe --encoder runs/jepa-tiny --encoder random:tiny --encoder pixels \\
+        --data runs/quickstart/world --pool 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from jepa_vqa.errors import UserError
+
+FACTS = ("colour", "count", "direction")
+RIDGE_STRENGTHS = (1e-1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
+
+
+def clip_facts(clip: dict, colours: list[str]) -> dict:
+    """The probed facts of one ``world.json`` clip."""
+    present = {o["colour"] for o in clip["objects"]}
+    return {
+        "colour": [int(c in present) for c in colours],
+        "count": clip["labels"]["count"],
+        "direction": clip["labels"]["direction"],
+    }
+
+
+def _clips(root: Path) -> tuple[list[dict], list[dict], list[str]]:
+    from jepa_vqa.config import read_json
+
+    world = read_json(root / "world.json") if (root / "world.json").is_file() else None
+    if world is None:
+        raise UserError(f"{root} is not a worlds dataset (no world.json)")
+    clips = world["clips"]
+    colours = sorted({o["colour"] for c in clips for o in c["objects"]})
+    return [c for c in clips if c["split"] == "train"], [c for c in clips if c["split"] == "test"], colours
+
+
+def _cells(x: torch.Tensor, pool: int) -> torch.Tensor:
+    """(B, t, h, w, D) -> (B, t * pool * pool * D): adaptive average over ``pool x pool`` cells."""
+    B, t, h, w, D = x.shape
+    x = x.reshape(B * t, h, w, D).permute(0, 3, 1, 2)  # (B*t, D, h, w)
+    x = F.adaptive_avg_pool2d(x, pool)  # (B*t, D, pool, pool)
+    return x.reshape(B, -1)
+
+
+@torch.inference_mode()
+def layer_features(spec: str, paths: list[str], pool: int, batch_size: int = 16) -> list[torch.Tensor]:
+    """Pooled features of every block of encoder ``spec`` (or of the frames, ``pixels``): a list of
+    (N_clips, F) tensors, one per layer."""
+    from tqdm import tqdm
+
+    from encoder import load_encoder
+    from encoder.video import read_frames
+
+    encoder = None if spec == "pixels" else load_encoder(spec).eval()
+    size, frames = (64, 16) if encoder is None else (encoder.image_size, encoder.num_frames)
+    per_layer: list[list[torch.Tensor]] = []
+    for i in tqdm(range(0, len(paths), batch_size), desc=f"encode {spec}", file=sys.stderr, leave=False):
+        clips = [read_frames(p, num_frames=frames, size=size) for p in paths[i : i + batch_size]]
+        if encoder is None:
+            video = torch.stack(clips).float() / 255  # (b, T, C, H, W)
+            layers = [video.permute(0, 1, 3, 4, 2)]  # (b, T, H, W, C)
+        else:
+            video = torch.stack([encoder.prepare(c) for c in clips])  # (b, T, C, H, W)
+            t, h, w = encoder.grid(frames, size, size)
+            depth = len(encoder.backbone.blocks)
+            outs = encoder.backbone(video, return_layers=list(range(depth)))  # depth x (b, N, D)
+            layers = [o.reshape(len(clips), t, h, w, -1) for o in outs]
+        for k, x in enumerate(layers):
+            if len(per_layer) <= k:
+                per_layer.append([])
+            per_layer[k].append(_cells(x.float(), pool))
+    return [torch.cat(chunks) for chunks in per_layer]
+
+
+class Ridge:
+    """Closed-form ridge regression in dual form for many targets and strengths at once: one
+    eigendecomposition of the (N, N) Gram matrix of standardised features."""
+
+    def __init__(self, x: torch.Tensor) -> None:
+        self.mean, self.std = x.mean(0), x.std(0).clamp_min(1e-6)
+        self.x = self.scale(x)  # (N, F)
+        self.eigvals, self.eigvecs = torch.linalg.eigh(self.x @ self.x.T)  # (N,), (N, N)
+
+    def scale(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x - self.mean) / self.std).double()
+
+    def predict(self, targets: torch.Tensor, strength: float, x: torch.Tensor) -> torch.Tensor:
+        """Fit ``targets`` (N, C) at ``strength``, predict the rows of ``x`` (M, F) -> (M, C)."""
+        alpha = self.eigvecs @ ((self.eigvecs.T @ targets) / (self.eigvals + strength)[:, None])  # (N, C)
+        return self.scale(x) @ (self.x.T @ alpha)
+
+
+def _one_hot(labels: list[torch.Tensor]) -> tuple[torch.Tensor, list[slice]]:
+    """Each probe's ±1 one-hot targets side by side: (N, sum of classes), and each probe's columns."""
+    blocks, spans, start = [], [], 0
+    for y in labels:
+        block = F.one_hot(y).double() * 2 - 1  # (N, C)
+        blocks.append(block)
+        spans.append(slice(start, start + block.shape[1]))
+        start += block.shape[1]
+    return torch.cat(blocks, 1), spans
+
+
+def ridge_accuracies(x: torch.Tensor, labels: list[torch.Tensor], n_train: int) -> list[float]:
+    """Test accuracy of a one-vs-rest ridge classifier per label (int class ids over all N rows):
+    trained on the first ``n_train`` rows with its strength picked per label on the last fifth of
+    them, refitted on all of them, scored on the rest."""
+    targets, spans = _one_hot(labels)
+    cut = n_train * 4 // 5
+
+    def accuracies(ridge: Ridge, fit_rows: slice, rows: slice, strength: float) -> list[float]:
+        pred = ridge.predict(targets[fit_rows], strength, x[rows])
+        return [float((pred[:, span].argmax(-1) == y[rows]).float().mean()) for span, y in zip(spans, labels)]
+
+    held_out, full = Ridge(x[:cut]), Ridge(x[:n_train])
+    val = {s: accuracies(held_out, slice(0, cut), slice(cut, n_train), s) for s in RIDGE_STRENGTHS}
+    test = {s: accuracies(full, slice(0, n_train), slice(n_train, None), s) for s in RIDGE_STRENGTHS}
+    best = [max(RIDGE_STRENGTHS, key=lambda s: val[s][k]) for k in range(len(labels))]
+    return [test[s][k] for k, s in enumerate(best)]
+
+
+def _targets(facts: list[dict], fact: str) -> list[torch.Tensor]:
+    """Class ids per probe: one tensor for count/direction, one per colour for colour."""
+    if fact == "colour":
+        return [torch.tensor(col) for col in zip(*(f["colour"] for f in facts))]
+    values = sorted({str(f[fact]) for f in facts})
+    return [torch.tensor([values.index(str(f[fact])) for f in facts])]
+
+
+def _majority(train_y: torch.Tensor, test_y: torch.Tensor) -> float:
+    return float((test_y == torch.bincount(train_y).argmax()).float().mean())
+
+
+def probe_layers(spec: str, data: str | Path, pool: int = 2, cache: str | Path | None = None) -> dict:
+    """``{"encoder", "pool", "layers": [{fact: accuracy}], "majority": {fact: accuracy}}``; the pooled
+    features are kept in ``cache`` (a dir) when given, so a second run only refits the probes."""
+    root = Path(data)
+    train, test, colours = _clips(root)
+    facts = [clip_facts(c, colours) for c in train + test]
+    path = Path(cache) / f"{spec.replace('/', '_').replace(':', '_')}-pool{pool}.pt" if cache else None
+    if path is not None and path.is_file():
+        features = torch.load(path)
+    else:
+        features = layer_features(spec, [str(root / c["video"]) for c in train + test], pool)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(features, path)
+    n = len(train)
+    labels = {fact: _targets(facts, fact) for fact in FACTS}
+    majority = {f: sum(_majority(y[:n], y[n:]) for y in ys) / len(ys) for f, ys in labels.items()}
+    flat = [y for ys in labels.values() for y in ys]
+    rows = []
+    for x in features:
+        accs = iter(ridge_accuracies(x, flat, n))
+        rows.append({fact: sum(next(accs) for _ in ys) / len(ys) for fact, ys in labels.items()})
+    return {
+        "encoder": spec,
+        "pool": pool,
+        "train": n,
+        "test": len(test),
+        "layers": rows,
+        "majority": majority,
+    }
+
+
+def format_result(result: dict) -> str:
+    """Markdown: one row per layer, test accuracy (%) per fact."""
+    lines = [f"{result['encoder']} (pool {result['pool']}x{result['pool']}, {result['train']} train / "
+             f"{result['test']} test clips)", "", "| layer | " + " | ".join(FACTS) + " |",
+             "|---|" + "---|" * len(FACTS)]  # fmt: skip
+    for k, row in enumerate(result["layers"], start=1):
+        lines.append(f"| {k} | " + " | ".join(f"{100 * row[f]:.1f}" for f in FACTS) + " |")
+    lines.append("| majority | " + " | ".join(f"{100 * result['majority'][f]:.1f}" for f in FACTS) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m encoder.layer_probe", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--encoder", action="append", required=True, help="encoder spec, or `pixels` (repeatable)"
+    )
+    parser.add_argument("--data", required=True, help="a worlds dataset dir (world.json)")
+    parser.add_argument("--pool", type=int, default=2, help="cells per side each time step is pooled to")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--cache", help="keep the pooled features in this dir (reruns refit only)")
+    args = parser.parse_args(argv)
+    try:
+        if args.pool < 1:
+            raise UserError("--pool must be >= 1")
+        results = [probe_layers(spec, args.data, args.pool, args.cache) for spec in args.encoder]
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n\n".join(format_result(r) for r in results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The main results table: the same alignment recipe on several inputs, each evaluated with controls.
+
+Each variant is ``jepa-vqa align`` with the recipe's YAML plus the variant's overrides (another
+encoder, or ``perception=description``: the ground-truth scene in words, the perfect-perception
+bound; ``perception=none``: no input at all, the blind-trained control), then ``jepa-vqa eval``.
+Finished stages are reused, so an interrupted run resumes::
+
+    jepa-vqa results                                   # configs/results.yaml
+    jepa-vqa results --config configs/results.yaml eval_limit=200 "variants=[...]"
+
+It prints (and writes to ``WORK_DIR/results.md``) one table: a row per variant and condition
+(model, blind, shuffled), a column per question type, accuracies with 95% CIs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jepa_vqa.config import load_config, read_json, save_config
+
+
+@dataclass
+class Variant:
+    name: str = ""  # the row label (its slug names the run's dir under work_dir)
+    overrides: list[str] = field(default_factory=list)  # on top of the recipe, e.g. perception=description
+
+    @property
+    def slug(self) -> str:
+        """The variant's dir name: its name in lower case, runs of other characters as one '-'."""
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+
+
+@dataclass
+class ResultsConfig:
+    work_dir: str = "runs/results"
+    world: str = "runs/quickstart/world"  # a worlds dataset dir (jepa-vqa world / quickstart)
+    align_config: str = "configs/align/tiny.yaml"  # the one recipe every variant shares
+    align_overrides: list[str] = field(default_factory=list)
+    variants: list[Variant] = field(default_factory=list)
+    eval_limit: int = 0  # test questions per variant (0: all)
+    question_types: list[str] = field(default_factory=list)  # [] = every type
+    controls: list[str] = field(default_factory=lambda: ["blind", "shuffled"])
+
+    def __post_init__(self) -> None:
+        names = [v.slug for v in self.variants]
+        if not names or any(not n for n in names) or len(set(names)) != len(names):
+            raise ValueError("variants need unique, non-empty names (and at least one variant)")
+        if self.eval_limit < 0:
+            raise ValueError("eval_limit must be >= 0")
+
+
+def run_variant(cfg: ResultsConfig, variant: Variant) -> dict:
+    """Align (or resume) and evaluate one variant; returns its results.json dict."""
+    from alignment.config import AlignConfig
+    from alignment.train import train
+    from eval.config import EvalConfig
+    from eval.run import evaluate_task
+
+    work = Path(cfg.work_dir) / variant.slug
+    results = work / "eval" / "results.json"
+    if results.is_file():
+        print(f"{variant.name}: reusing {results}")
+        return read_json(results)
+    print(f"\n== {variant.name}: align ({' '.join(variant.overrides) or 'the recipe as is'}) ==", flush=True)
+    overrides = [f"data.path={cfg.world}", *cfg.align_overrides, *variant.overrides]
+    model_dir = train(load_config(AlignConfig, cfg.align_config, overrides), work / "model")
+    print(f"\n== {variant.name}: eval ==", flush=True)
+    eval_cfg = EvalConfig(controls=list(cfg.controls), question_types=list(cfg.question_types))
+    return evaluate_task(
+        str(model_dir),
+        "world-qa",
+        data=cfg.world,
+        limit=cfg.eval_limit or None,
+        out_dir=work / "eval",
+        config=eval_cfg,
+    )
+
+
+def main_table(cfg: ResultsConfig) -> str:
+    """Run every variant (reusing finished ones) and return the markdown table."""
+    from eval.report import variants_table
+
+    work = Path(cfg.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, work / "results.yaml")
+    runs = [(v.name, run_variant(cfg, v)) for v in cfg.variants]
+    table = variants_table(runs, ("model", *cfg.controls))
+    (work / "results.md").write_text(table + "\n")
+    return table
+
+
+def _run(args: argparse.Namespace) -> int:
+    print(main_table(load_config(ResultsConfig, args.config, args.overrides)))
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("results", help="the main results table: one recipe, several inputs, with controls")
+    p.add_argument(
+        "--config", default="configs/results.yaml", help="a ResultsConfig YAML (default: %(default)s)"
+    )
+    p.add_argument("overrides", nargs="*", metavar="key=value")
+    p.set_defaults(func=_run)

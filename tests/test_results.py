@@ -1,0 +1,50 @@
+"""`jepa-vqa results`: one recipe, several inputs, one table with controls (tiny LLM, tiny world)."""
+
+from __future__ import annotations
+
+import pytest
+
+from jepa_vqa.cli import main as cli_main
+from jepa_vqa.config import load_config
+from jepa_vqa.results import ResultsConfig, Variant
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from worlds.config import WorldConfig
+    from worlds.generate import generate_dataset
+
+    cfg = load_config(WorldConfig, "configs/world/tiny.yaml", ["num_clips=10", "voe.pairs=0", "workers=1"])
+    return generate_dataset(cfg, tmp_path_factory.mktemp("world"), progress=False)
+
+
+def test_results_table_has_a_row_per_variant_and_condition(world, tmp_path, capsys):
+    from vlm.testing import make_tiny_llm
+
+    llm = make_tiny_llm(tmp_path / "llm")
+    args = [
+        "results",
+        "--config",
+        "configs/results.yaml",
+        f"work_dir={tmp_path / 'runs'}",
+        f"world={world}",
+        "align_config=configs/align/test.yaml",
+        f"align_overrides=[llm={llm},train.steps=3,stage1.steps=1]",
+        "variants=[{name: Video (random), overrides: [encoder=random:test]}, {name: blind-trained, overrides: [perception=none]}]",
+        "eval_limit=3",
+    ]
+    assert cli_main(args) == 0
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    assert table[0].startswith("| model | condition |") and table[0].endswith("| overall |")
+    rows = [[c.strip() for c in line.split("|")[1:3]] for line in table[2:]]
+    assert rows == [["Video (random)", "model"], ["Video (random)", "blind"], ["Video (random)", "shuffled"],
+                    ["blind-trained", "model"]]  # fmt: skip
+    assert (tmp_path / "runs" / "video-random" / "eval" / "results.json").is_file()
+    assert (tmp_path / "runs" / "results.md").read_text().strip().splitlines() == table
+    assert cli_main(args) == 0  # finished variants are reused
+    assert "reusing" in capsys.readouterr().out
+
+
+def test_variants_need_unique_names():
+    with pytest.raises(ValueError, match="unique"):
+        ResultsConfig(variants=[Variant("a b"), Variant("A-B")])
