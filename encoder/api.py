@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from encoder.config import ViTConfig
-from encoder.vit import MODEL_TYPE, VisionTransformer, read_config
+from encoder.vit import MODEL_TYPE, VisionTransformer, load_weights, read_config
 from jepa_vqa.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -113,6 +113,12 @@ def random_encoder(preset: str, seed: int = RANDOM_SEED) -> VideoEncoder:
 def _load_dir(path: Path) -> nn.Module:
     if (path / "encoder" / "config.json").is_file():  # a pretrain run dir
         return _load_dir(path / "encoder")
+    if (path / "config.json").is_file() and (path / "encoder.safetensors").is_file():  # a VideoQA model dir
+        config = read_config(path)
+        if "encoder_config" in config:
+            encoder = encoder_from_config(config["encoder_config"], str(path))
+            load_weights(encoder, path / "encoder.safetensors")
+            return encoder
     if (path / "config.json").is_file():
         config = read_config(path)
         if config.get("model_type") == MODEL_TYPE:

@@ -85,6 +85,8 @@ def _encoder_of_model_dir(path: Path) -> str | None:
         data = json.loads(config.read_text())
     except json.JSONDecodeError:
         return None
+    if data.get("format") == "jepa-vqa" and (path / "encoder.safetensors").is_file():
+        return str(path)  # the model dir bundles its encoder (and world_model/ for surprise)
     if data.get("format") == "jepa-vqa" and isinstance(data.get("encoder"), str):
         return data["encoder"]
     return None

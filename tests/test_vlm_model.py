@@ -342,3 +342,33 @@ def test_multiple_choice_answers_are_option_text(model):
     assert answer in options
     assert answer == options[model.choose([_frames(0)], [QUESTIONS[0]], [options])[0]]
     assert list(model.stream_answer(_frames(0), QUESTIONS[0], options=options)) == [answer]
+
+
+def test_a_saved_model_dir_is_relocatable(model, tmp_path):
+    """No path of the machine that saved it: the dir is its own encoder spec, the adapter names the
+    LLM by the model's spec; a copy elsewhere loads, embeds and answers the same."""
+    import shutil
+
+    from encoder import load_encoder
+    from eval.run import encoder_spec
+
+    model.config.encoder = str(tmp_path / "runs" / "encoder")  # as when built from a pretrain run dir
+    try:
+        saved = model.save_pretrained(tmp_path / "made-here")
+    finally:
+        model.config.encoder = "random:test"
+    config = json.loads((saved / "config.json").read_text())
+    assert config["encoder"] == "." and str(tmp_path) not in (saved / "config.json").read_text()
+    adapter = json.loads((saved / "adapter" / "adapter_config.json").read_text())
+    assert adapter["base_model_name_or_path"] == config["llm"]
+    moved = shutil.copytree(saved, tmp_path / "elsewhere" / "model")
+    shutil.rmtree(saved)
+    frames = _frames(3)
+    encoder = load_encoder(str(moved))  # the model dir is an encoder spec (eval world-voe, probes)
+    assert encoder_spec(str(moved)) == str(moved)
+    prepared = encoder.prepare(frames)[None]  # (1, T, C, S, S)
+    torch.testing.assert_close(encoder(prepared), model.encoder(prepared))
+    loaded = VideoQAModel.from_pretrained(moved)
+    assert loaded.answer(frames, QUESTIONS[0], max_new_tokens=6) == model.answer(
+        frames, QUESTIONS[0], max_new_tokens=6
+    )

@@ -30,6 +30,7 @@ from jepa_vqa.errors import UserError
 
 CONFIG_NAME = "config.json"
 ENCODER_WEIGHTS = "encoder.safetensors"
+BUNDLED_ENCODER = "."  # config.json's encoder spec when its weights are in the model dir
 PROJECTOR_WEIGHTS = "projector.safetensors"
 ADAPTER_DIR = "adapter"
 LLM_DIR = "llm"
@@ -48,17 +49,28 @@ def _stores_encoder_weights(model) -> bool:
     return not model.config.encoder.startswith("vjepa2:") or model.config.unfreeze_encoder_blocks > 0
 
 
+def _name_adapter_base(adapter_config: Path, llm_spec: str) -> None:
+    """peft records the base model by the path it was loaded from (a cache dir of this machine):
+    record the model's LLM spec instead, which ``vlm.llm.load_llm`` resolves anywhere."""
+    data = json.loads(adapter_config.read_text())
+    data["base_model_name_or_path"] = llm_spec
+    adapter_config.write_text(json.dumps(data, indent=2) + "\n")
+
+
 def _write_dir(model, out_dir: Path, config, llm=None) -> None:
     """Write every file of the model dir into the (empty) ``out_dir``."""
     from vlm.card import model_card
 
     payload = {"format": FORMAT, **to_dict(config)}
+    if _stores_encoder_weights(model) and not config.encoder.startswith(("random:", "vjepa2:")):
+        payload["encoder"] = BUNDLED_ENCODER  # the dir itself is the encoder's spec: no path of this machine
     (out_dir / CONFIG_NAME).write_text(json.dumps(payload, indent=2, default=str) + "\n")
     if _stores_encoder_weights(model):
         _save_tensors(model.encoder, out_dir / ENCODER_WEIGHTS)
     _save_tensors(model.projector, out_dir / PROJECTOR_WEIGHTS)
     if config.lora is not None:
         model.llm.save_pretrained(out_dir / ADAPTER_DIR)
+        _name_adapter_base(out_dir / ADAPTER_DIR / "adapter_config.json", config.llm)
     if llm is not None:
         llm.save_pretrained(out_dir / LLM_DIR)
         model.tokenizer.save_pretrained(out_dir / LLM_DIR)
