@@ -372,3 +372,17 @@ def test_a_saved_model_dir_is_relocatable(model, tmp_path):
     assert loaded.answer(frames, QUESTIONS[0], max_new_tokens=6) == model.answer(
         frames, QUESTIONS[0], max_new_tokens=6
     )
+
+
+def test_public_names_import_from_the_package_lazily():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, vlm; assert 'torch' not in sys.modules; "
+        "from vlm import VideoQAModel, ProjectorConfig, load_llm; print(VideoQAModel.__module__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "vlm.model"

@@ -9,5 +9,29 @@
 - ``bench.py``: ``jepa-vqa bench answer``; ``testing.py``: tiny local models for tests
 - ``cli.py``: ``jepa-vqa ask``, ``jepa-vqa export``, ``jepa-vqa bench answer``
 
-Imports nothing heavy, so the CLI starts fast.
+Imports nothing heavy, so the CLI starts fast: ``from vlm import VideoQAModel`` loads ``vlm.model`` on use.
 """
+
+from __future__ import annotations
+
+_EXPORTS = {
+    "VideoQAModel": "vlm.model",
+    "VideoQAConfig": "vlm.model",
+    "default_model_path": "vlm.model",
+    "ProjectorConfig": "vlm.projector",
+    "PromptConfig": "vlm.processor",
+    "VideoQAProcessor": "vlm.processor",
+    "format_question": "vlm.processor",
+    "load_llm": "vlm.llm",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    """``from vlm import VideoQAModel`` imports ``vlm.model`` only when the name is asked for."""
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'vlm' has no attribute {name!r}")
