@@ -333,11 +333,11 @@ def _interrupt(signum, frame) -> None:
 
 def serve(model, host: str = "127.0.0.1", port: int | None = None, cfg: AppConfig | None = None) -> None:
     """Run the app until Ctrl-C or SIGTERM, then clean up (its temp dir included)."""
-    running = start(model, host, port, cfg)
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C (main thread only)
-    where = f"; uploads go to {running.temp_dir}" if running.temp_dir else ""
-    print(f"jepa-vqa demo running at {running.url} (Ctrl-C to stop{where})", flush=True)
-    try:
+    running = start(model, host, port, cfg)  # interrupted here: start removes its temp dir
+    try:  # from here on, Ctrl-C or `kill` at any moment ends in the cleanup below
+        where = f"; uploads go to {running.temp_dir}" if running.temp_dir else ""
+        print(f"jepa-vqa demo running at {running.url} (Ctrl-C to stop{where})", flush=True)
         running.demo.block_thread()
     except KeyboardInterrupt:
         pass  # Ctrl-C is how the demo is stopped
