@@ -241,6 +241,7 @@ def _card(cfg: AlignConfig, stats: dict) -> dict:
     return {
         "training_data": {
             "dataset": cfg.data.path,
+            "synthetic_world_only": (Path(cfg.data.path) / "world.json").is_file(),
             "stage 1": f"{s1} steps, projector only, {stats['stage1_examples']} {cfg.stage1.data} pairs",
             "stage 2": f"{s2} steps, projector + LoRA, {stats['stage2_examples']} QA pairs (split {cfg.data.split})",
         },

@@ -25,6 +25,10 @@ def _section(title: str, value) -> list[str]:
     return lines + [""]
 
 
+def _encoder_name(spec: str) -> str:
+    return "its weights in this dir, `encoder.safetensors`" if spec == "." else f"`{spec}`"
+
+
 def model_card(model, config) -> str:
     """Markdown: front matter, what the model is, how to use it, the facts in ``config.card``."""
     card = dict(config.card)
@@ -36,7 +40,7 @@ def model_card(model, config) -> str:
         "",
         "# jepa-vqa VideoQA model",
         "",
-        f"A JEPA video encoder (`{config.encoder}`) feeds {model.num_video_tokens} projected video tokens "
+        f"A JEPA video encoder ({_encoder_name(config.encoder)}) feeds {model.num_video_tokens} projected video tokens "
         f"(`{config.projector.kind}` projector, {config.num_frames} frames) into the LLM `{config.llm}`"
         + (f" with LoRA (rank {config.lora.rank})." if config.lora else "."),
         "",

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -61,9 +62,9 @@ def _write_dir(model, out_dir: Path, config, llm=None) -> None:
     """Write every file of the model dir into the (empty) ``out_dir``."""
     from vlm.card import model_card
 
-    payload = {"format": FORMAT, **to_dict(config)}
     if _stores_encoder_weights(model) and not config.encoder.startswith(("random:", "vjepa2:")):
-        payload["encoder"] = BUNDLED_ENCODER  # the dir itself is the encoder's spec: no path of this machine
+        config = replace(config, encoder=BUNDLED_ENCODER)  # the dir itself is the encoder's spec
+    payload = {"format": FORMAT, **to_dict(config)}
     (out_dir / CONFIG_NAME).write_text(json.dumps(payload, indent=2, default=str) + "\n")
     if _stores_encoder_weights(model):
         _save_tensors(model.encoder, out_dir / ENCODER_WEIGHTS)
