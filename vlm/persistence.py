@@ -50,12 +50,15 @@ def _stores_encoder_weights(model) -> bool:
     return not model.config.encoder.startswith("vjepa2:") or model.config.unfreeze_encoder_blocks > 0
 
 
-def _name_adapter_base(adapter_config: Path, llm_spec: str) -> None:
+def _portable_adapter(adapter_dir: Path, llm_spec: str) -> None:
     """peft records the base model by the path it was loaded from (a cache dir of this machine):
-    record the model's LLM spec instead, which ``vlm.llm.load_llm`` resolves anywhere."""
-    data = json.loads(adapter_config.read_text())
+    record the model's LLM spec instead, which ``vlm.llm.load_llm`` resolves anywhere, and drop
+    peft's template card (the model dir's README.md is the card)."""
+    config = adapter_dir / "adapter_config.json"
+    data = json.loads(config.read_text())
     data["base_model_name_or_path"] = llm_spec
-    adapter_config.write_text(json.dumps(data, indent=2) + "\n")
+    config.write_text(json.dumps(data, indent=2) + "\n")
+    (adapter_dir / "README.md").unlink(missing_ok=True)
 
 
 def _write_dir(model, out_dir: Path, config, llm=None) -> None:
@@ -71,7 +74,7 @@ def _write_dir(model, out_dir: Path, config, llm=None) -> None:
     _save_tensors(model.projector, out_dir / PROJECTOR_WEIGHTS)
     if config.lora is not None:
         model.llm.save_pretrained(out_dir / ADAPTER_DIR)
-        _name_adapter_base(out_dir / ADAPTER_DIR / "adapter_config.json", config.llm)
+        _portable_adapter(out_dir / ADAPTER_DIR, config.llm)
     if llm is not None:
         llm.save_pretrained(out_dir / LLM_DIR)
         model.tokenizer.save_pretrained(out_dir / LLM_DIR)
