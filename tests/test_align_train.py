@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import datasets
 import pytest
@@ -21,7 +22,8 @@ from jepa_vqa.errors import UserError
 from jepa_vqa.training import read_metrics
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-TEST_YAML = "configs/align/test.yaml"
+ROOT = Path(__file__).resolve().parent.parent
+TEST_YAML = str(ROOT / "configs/align/test.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +213,7 @@ def test_text_bound_and_blind_recipes_train_without_video(tiny, tmp_path, percep
     from worlds.generate import generate_dataset
 
     world = generate_dataset(
-        load(WorldConfig, "configs/world/tiny.yaml", ["num_clips=6", "voe.pairs=0", "workers=1"]),
+        load(WorldConfig, ROOT / "configs/world/tiny.yaml", ["num_clips=6", "voe.pairs=0", "workers=1"]),
         tmp_path / "world",
         progress=False,
     )

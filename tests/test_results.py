@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from jepa_vqa.cli import main as cli_main
 from jepa_vqa.config import load_config
 from jepa_vqa.results import ResultsConfig, Variant
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +18,9 @@ def world(tmp_path_factory):
     from worlds.config import WorldConfig
     from worlds.generate import generate_dataset
 
-    cfg = load_config(WorldConfig, "configs/world/tiny.yaml", ["num_clips=10", "voe.pairs=0", "workers=1"])
+    cfg = load_config(
+        WorldConfig, ROOT / "configs/world/tiny.yaml", ["num_clips=10", "voe.pairs=0", "workers=1"]
+    )
     return generate_dataset(cfg, tmp_path_factory.mktemp("world"), progress=False)
 
 
@@ -25,10 +31,10 @@ def test_results_table_has_a_row_per_variant_and_condition(world, tmp_path, caps
     args = [
         "results",
         "--config",
-        "configs/results.yaml",
+        str(ROOT / "configs/results.yaml"),
         f"work_dir={tmp_path / 'runs'}",
         f"world={world}",
-        "align_config=configs/align/test.yaml",
+        f"align_config={ROOT / 'configs/align/test.yaml'}",
         f"align_overrides=[llm={llm},train.steps=3,stage1.steps=1]",
         "variants=[{name: Video (random), overrides: [encoder=random:test]}, {name: blind-trained, overrides: [perception=none]}]",
         "eval_limit=3",
