@@ -481,10 +481,9 @@ class VideoQAModel(nn.Module):
         logprobs = out.logits.float().log_softmax(-1)  # (B, P, V)
         picked = targets[:, keep]  # (B, P)
         token_lp = logprobs.gather(-1, picked.clamp_min(0)[..., None])[..., 0]  # (B, P)
-        segments = torch.full(batch["input_ids"].shape, -1, dtype=torch.long)  # (B, L), -1: padding
-        for row, item in enumerate(items):
-            segments[row, : len(item)] = torch.tensor(item.segments)
-        segments = segments[:, 1:][:, keep.cpu()].to(self.device)  # (B, P): the option each target is of
+        segments = batch["segments"][:, 1:][:, keep.cpu()].to(
+            self.device
+        )  # (B, P): the option of each target
         segments[picked == -100] = -1
         return [
             [float(token_lp[row][segments[row] == j].mean()) for j in range(1, len(opts) + 1)]

@@ -334,9 +334,9 @@ def _shared_prefix(items: list[Encoded]) -> int:
 
 
 def _grouped_attention(items: list[Encoded], length: int) -> dict[str, torch.Tensor]:
-    """``position_ids`` (B, L) and a boolean ``attention_mask`` (B, 1, L, L) for right-padded rows:
-    a token sees earlier tokens of the shared prefix (segment 0) and of its own segment. Padding
-    sees only itself, so that no attention row is empty."""
+    """``position_ids`` (B, L), a boolean ``attention_mask`` (B, 1, L, L) and ``segments`` (B, L)
+    for right-padded rows: a token sees earlier tokens of the shared prefix (segment 0) and of its
+    own segment. Padding (segment -1) sees only itself, so that no attention row is empty."""
     segments = torch.full((len(items), length), -1, dtype=torch.long)  # -1: padding
     positions = torch.zeros(len(items), length, dtype=torch.long)
     for row, it in enumerate(items):
@@ -347,4 +347,4 @@ def _grouped_attention(items: list[Encoded], length: int) -> dict[str, torch.Ten
     causal = torch.ones(length, length, dtype=torch.bool).tril()  # (L, L)
     visible = causal & (key >= 0) & ((key == 0) | (key == query))  # (B, L, L)
     visible |= torch.eye(length, dtype=torch.bool)
-    return {"attention_mask": visible[:, None], "position_ids": positions}
+    return {"attention_mask": visible[:, None], "position_ids": positions, "segments": segments}
