@@ -186,7 +186,15 @@ def load_descriptions(path: str | Path, split: str = "train") -> datasets.Datase
     return datasets.Dataset.from_list(rows)
 
 
-def load_scenes(path: str | Path, split: str = "train") -> dict[str, str]:
-    """``{absolute video path: ground-truth description}`` of the split's clips (the text bound's input)."""
-    ds = load_descriptions(path, split)
-    return dict(zip(ds["video"], ds["answer"]))
+def load_scenes(path: str | Path) -> dict[str, str]:
+    """``{absolute video path: ground-truth description}`` of every clip of the world next to the
+    QA data at ``path`` (the text bound's input; ``worlds.qa.scene_descriptions``, as the eval reads it)."""
+    from worlds.qa import scene_descriptions
+
+    world = Path(path) if Path(path).is_dir() else Path(path).parent
+    scenes = scene_descriptions(world)
+    if not scenes:
+        raise DatasetError(
+            f"perception=description needs the world ground truth, but {world / 'world.json'} is missing"
+        )
+    return scenes

@@ -323,7 +323,7 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
             videos, cfg.train.encode_batch_size, rank, world, accelerator.wait_for_everyone, progress=is_main
         )
     cache_seconds = time.time() - t_cache
-    scenes = load_scenes(cfg.data.path, cfg.data.split) if cfg.perception == "description" else None
+    scenes = load_scenes(cfg.data.path) if cfg.perception == "description" else None
     if cfg.sees_video:
         fit_projector_inputs(model, list(qa_ds["video"]), cache)
     batches = {2: Batches(model, qa_ds, cache, "qa", is_main, cfg.stage2.questions_per_row, scenes)}

@@ -230,7 +230,7 @@ def test_text_bound_and_blind_recipes_train_without_video(tiny, tmp_path, percep
     assert not (out / "cache").exists()
     model = VideoQAModel.from_pretrained(out)
     assert model.config.perception == perception
-    scenes = load_scenes(world, "train") if perception == "description" else None
+    scenes = load_scenes(world) if perception == "description" else None
     batch = Batches(model, load_qa(world, "train"), None, progress=False, scenes=scenes)(
         [0]
     )  # char-level tiny vocab: 1 per row
