@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from encoder.probe import split_clips
 from jepa_vqa.errors import UserError
 
 FACTS = ("colour", "count", "direction")
@@ -39,17 +40,6 @@ def clip_facts(clip: dict, colours: list[str]) -> dict:
         "count": clip["labels"]["count"],
         "direction": clip["labels"]["direction"],
     }
-
-
-def _clips(root: Path) -> tuple[list[dict], list[dict], list[str]]:
-    from jepa_vqa.config import read_json
-
-    world = read_json(root / "world.json") if (root / "world.json").is_file() else None
-    if world is None:
-        raise UserError(f"{root} is not a worlds dataset (no world.json)")
-    clips = world["clips"]
-    colours = sorted({o["colour"] for c in clips for o in c["objects"]})
-    return [c for c in clips if c["split"] == "train"], [c for c in clips if c["split"] == "test"], colours
 
 
 def _cells(x: torch.Tensor, pool: int) -> torch.Tensor:
@@ -153,7 +143,8 @@ def probe_layers(spec: str, data: str | Path, pool: int = 2, cache: str | Path |
     """``{"encoder", "pool", "layers": [{fact: accuracy}], "majority": {fact: accuracy}}``; the pooled
     features are kept in ``cache`` (a dir) when given, so a second run only refits the probes."""
     root = Path(data)
-    train, test, colours = _clips(root)
+    train, test = split_clips(root, "train"), split_clips(root, "test")
+    colours = sorted({o["colour"] for c in train + test for o in c["objects"]})
     facts = [clip_facts(c, colours) for c in train + test]
     path = Path(cache) / f"{spec.replace('/', '_').replace(':', '_')}-pool{pool}.pt" if cache else None
     if path is not None and path.is_file():

@@ -76,7 +76,8 @@ class ProbeFeatures:
     test_labels: list[dict]
 
 
-def _clips(dataset_dir: Path, split: str) -> list[dict]:
+def split_clips(dataset_dir: Path, split: str) -> list[dict]:
+    """The ``world.json`` clips of one split of a worlds dataset (a UserError when there are none)."""
     world = dataset_dir / "world.json"
     if not world.is_file():
         raise UserError(f"{dataset_dir} is not a worlds dataset (no world.json)")
@@ -137,7 +138,7 @@ def compute_features(
         encoder = load_encoder(encoder)
     encoder.eval()
     root = Path(dataset_dir)
-    train, test = _clips(root, "train"), _clips(root, "test")
+    train, test = split_clips(root, "train"), split_clips(root, "test")
     tokens = encode_clips(
         encoder, [str(root / c["video"]) for c in train + test], progress=progress, pool=pool
     )
