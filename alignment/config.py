@@ -89,6 +89,7 @@ class TrainSettings:
     cache_features: bool = True  # cache frozen-encoder tokens per clip (in memory + cache_dir)
     cache_dir: str = ""  # where cached tokens live ("" = OUT/cache); share it between runs
     encode_batch_size: int = 8
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 on CUDA or a CPU with bf16 units
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.warmup < 0:

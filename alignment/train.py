@@ -32,6 +32,7 @@ from alignment.data import load_descriptions, load_qa, load_scenes
 from alignment.model import build_model, set_stage, trainable_parameters
 from alignment.sampler import batch_indices
 from jepa_vqa.config import load_config, save_config, to_dict
+from jepa_vqa.precision import autocast, resolve_precision
 from jepa_vqa.training import (
     MetricsLogger,
     find_checkpoint,
@@ -301,6 +302,7 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
     from safetensors.torch import load_file
 
     accelerator = Accelerator(cpu=not torch.cuda.is_available())  # CPU under torchrun: gloo ranks
+    precision = resolve_precision(cfg.train.precision, accelerator.device)  # weights stay fp32
     out = Path(out_dir)
     rank, world, is_main = accelerator.process_index, accelerator.num_processes, accelerator.is_main_process
     if is_main:
@@ -370,7 +372,7 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
         idx = batch_indices(len(batches[stage]), local, size, rank, world, cfg.seed + stage)
         batch = batches[stage](idx)
         lr = _set_lr(cfg, opt, step)
-        with accelerator.autocast():
+        with autocast(precision, accelerator.device):
             loss = model(batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -24,6 +24,8 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from jepa_vqa.precision import autocast, hardware_info, resolve_precision
+
 PHASES = (
     "data",
     "target forward",
@@ -124,11 +126,13 @@ def timed(times: dict, phase: str, device: torch.device) -> Iterator[None]:
     times[phase] = times.get(phase, 0.0) + time.perf_counter() - t0
 
 
-def matmul_flops_per_s(device: torch.device, n: int | None = None, repeat: int = 3) -> float:
-    """Best measured fp32 FLOP/s of an ``n x n`` matmul on ``device`` (n: 8192 on GPU, 1024 on CPU)."""
+def matmul_flops_per_s(
+    device: torch.device, n: int | None = None, repeat: int = 3, dtype: torch.dtype = torch.float32
+) -> float:
+    """Best measured FLOP/s of an ``n x n`` matmul in ``dtype`` on ``device`` (n: 8192 GPU, 1024 CPU)."""
     n = n or (8192 if device.type == "cuda" else 1024)
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
     a @ b  # warm-up
     best = float("inf")
     for _ in range(repeat):
@@ -176,7 +180,7 @@ def peak_memory_mb(device: torch.device) -> float:
 # bench pretrain
 
 
-def _train_step(obj, optimizer, masker, video, step, total, cfg, device, timer, times):
+def _train_step(obj, optimizer, masker, video, step, total, cfg, device, precision, timer, times):
     """One pretraining step, phase by phase (the same maths as ``encoder.pretrain``)."""
     from encoder.pretrain import mask_generator, set_lr
     from jepa_vqa.training import warmup_cosine
@@ -184,10 +188,7 @@ def _train_step(obj, optimizer, masker, video, step, total, cfg, device, timer, 
     masks = masker(video.shape[0], mask_generator(cfg.seed, step, 0))
     tc = cfg.train
     set_lr(optimizer, warmup_cosine(step, total, tc.lr, tc.warmup_steps, tc.final_lr_ratio))
-    autocast = torch.autocast(
-        device.type, dtype=torch.bfloat16, enabled=cfg.train.bf16 and device.type == "cuda"
-    )
-    with timed(times, "forward", device), autocast:
+    with timed(times, "forward", device), autocast(precision, device):
         loss, _ = obj(video, masks, step)
     optimizer.zero_grad(set_to_none=True)
     with timed(times, "backward", device):
@@ -219,7 +220,8 @@ def bench_pretrain(
     torch.set_num_threads(threads)
     cfg = load_config(PretrainConfig, config, overrides)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    peak = matmul_flops_per_s(device)
+    precision = resolve_precision(cfg.train.precision, device)
+    peak = matmul_flops_per_s(device, dtype=torch.bfloat16 if precision == "bf16" else torch.float32)
 
     set_seed(cfg.seed)
     obj = build_objective(cfg.objective, cfg.model).to(device).train()
@@ -236,7 +238,7 @@ def bench_pretrain(
     # One untimed step under the FLOP counter (forward + backward + optimizer).
     video = next(loader).to(device)  # (B, T, C, H, W)
     with flop_counter() as counter:
-        _train_step(obj, optimizer, masker, video, 0, total, cfg, device, None, {})
+        _train_step(obj, optimizer, masker, video, 0, total, cfg, device, precision, None, {})
     flops_per_step = counter.get_total_flops()
 
     timer = PhaseTimer(obj, device)
@@ -247,7 +249,7 @@ def bench_pretrain(
         t0 = time.perf_counter()
         with timed(times, "data", device):
             video = next(loader).to(device, non_blocking=True)
-        _train_step(obj, optimizer, masker, video, step, total, cfg, device, timer, times)
+        _train_step(obj, optimizer, masker, video, step, total, cfg, device, precision, timer, times)
         _sync(device)
         times["step"] = time.perf_counter() - t0
         if step > warmup:
@@ -264,7 +266,8 @@ def bench_pretrain(
         "model": f"{vit.preset}: width {vit.embed_dim}, depth {vit.depth}, {vit.img_size}px, "
         f"{vit.num_frames} frames, patch {vit.patch_size}, tubelet {vit.tubelet}",
         "batch_size": cfg.train.batch_size,
-        "precision": "bf16" if cfg.train.bf16 and device.type == "cuda" else "fp32",
+        "precision": precision,
+        "hardware": hardware_info(),
         "steps_timed": len(rows),
         "clips_per_s": cfg.train.batch_size / step_s,
         "step_ms": step_s * 1000,
@@ -280,7 +283,8 @@ def bench_pretrain(
 def format_report(r: dict) -> str:
     """A human-readable table of :func:`bench_pretrain`'s report."""
     lines = [
-        f"bench pretrain ({r['objective']}) on {r['device']}, {r['threads']} threads, {r['precision']}",
+        f"bench pretrain ({r['objective']}) on {r['device']} ({r['hardware']['cpu']}, "
+        f"{' '.join(r['hardware']['cpu_flags'])}), {r['threads']} threads, {r['precision']}",
         f"  model: {r['model']}, batch {r['batch_size']}",
         f"  clips/s (median of {r['steps_timed']} steps): {r['clips_per_s']:.2f}   step: {r['step_ms']:.1f} ms",
         "  per step (median ms):",
@@ -289,6 +293,6 @@ def format_report(r: dict) -> str:
     lines += [
         f"  peak memory: {r['peak_memory_mb']:.0f} MiB",
         f"  model FLOP/s: {r['model_flops_per_s'] / 1e9:.1f} G ({r['flops_per_step'] / 1e9:.2f} GFLOP/step) = "
-        f"{100 * r['flops_fraction_of_matmul']:.1f}% of measured fp32 matmul {r['matmul_flops_per_s'] / 1e9:.1f} G",
+        f"{100 * r['flops_fraction_of_matmul']:.1f}% of measured {r['precision']} matmul {r['matmul_flops_per_s'] / 1e9:.1f} G",
     ]
     return "\n".join(lines)

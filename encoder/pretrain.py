@@ -29,6 +29,7 @@ import torch
 from encoder.config import ModelConfig
 from jepa_vqa.config import load_config, read_yaml, save_config, to_dict
 from jepa_vqa.errors import UserError
+from jepa_vqa.precision import autocast, resolve_precision
 from jepa_vqa.training import (
     MetricsLogger,
     atomic_directory,
@@ -59,7 +60,7 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    """Optimisation: AdamW, warm-up + cosine LR, gradient clipping, bf16 autocast on GPU."""
+    """Optimisation: AdamW, warm-up + cosine LR, gradient clipping, bf16 autocast where it pays."""
 
     steps: int = 1000
     batch_size: int = 16
@@ -70,7 +71,9 @@ class TrainConfig:
     grad_clip: float = 1.0  # 0 = off
     log_every: int = 1
     ckpt_every: int = 200
-    bf16: bool = True  # on GPU only; CPU runs stay fp32
+    precision: Literal["auto", "fp32", "bf16"] = (
+        "auto"  # auto | fp32 | bf16 (auto: bf16 on CUDA or a CPU with bf16 units)
+    )
     compile: bool = False
 
     def __post_init__(self) -> None:
@@ -162,9 +165,9 @@ def pretrain(
 
     out_dir = Path(out_dir)
     tc = cfg.train
-    use_bf16 = tc.bf16 and torch.cuda.is_available()
     # cpu=True without CUDA: under torchrun (e.g. `accelerate launch --multi_gpu`) ranks use gloo.
-    acc = Accelerator(mixed_precision="bf16" if use_bf16 else "no", cpu=not torch.cuda.is_available())
+    acc = Accelerator(cpu=not torch.cuda.is_available())
+    precision = resolve_precision(tc.precision, acc.device)  # weights and optimiser stay fp32
     main = acc.is_main_process
     ckpt = find_checkpoint(out_dir)
     if ckpt is not None:
@@ -219,7 +222,7 @@ def pretrain(
         lr = warmup_cosine(step, tc.steps, tc.lr, tc.warmup_steps, tc.final_lr_ratio)
         set_lr(optimizer, lr)
         # 4. Forward (context encoder + predictor vs. EMA target, or MAE), backward, clip, step.
-        with acc.autocast():
+        with autocast(precision, acc.device):
             loss, info = model(video, masks, step)
         optimizer.zero_grad(set_to_none=True)
         acc.backward(loss)

@@ -12,6 +12,7 @@ import torch
 from test_pretrain_data import make_squares_world
 
 from encoder.pretrain import PretrainConfig, pretrain
+from encoder.vit import VisionTransformer
 from jepa_vqa.cli import main as cli_main
 from jepa_vqa.config import load_config
 from jepa_vqa.training import read_metrics
@@ -159,3 +160,16 @@ def test_two_process_cpu_run(world, tmp_path, accelerate_two_cpus):
     single = pretrain(_cfg(world, "train.steps=2"), tmp_path / "single", progress=False)
     one = read_metrics(single / "metrics.jsonl")
     assert recs[0]["batch_sum"] == pytest.approx([one[0]["batch_sum"][0], one[1]["batch_sum"][0]])
+
+
+def test_bf16_autocast_trains_close_to_fp32(world, tmp_path):
+    """precision=bf16 runs the step under autocast (losses differ from fp32) with fp32 weights."""
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        cfg = _cfg(world, "train.steps=3", f"train.precision={precision}")
+        out = pretrain(cfg, tmp_path / precision, progress=False)
+        runs[precision] = [r["loss"] for r in read_metrics(out / "metrics.jsonl")]
+    assert runs["fp32"] != runs["bf16"]  # autocast really acted
+    assert runs["bf16"] == pytest.approx(runs["fp32"], rel=0.05)
+    vit = VisionTransformer.from_pretrained(tmp_path / "bf16" / "encoder")
+    assert all(p.dtype == torch.float32 for p in vit.parameters())
