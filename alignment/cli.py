@@ -1,4 +1,4 @@
-"""Command-line wrappers for `alignment` (registered by jepa_vqa.cli)::
+"""Command-line wrappers for `alignment` (registered by cli.main)::
 
 jepa-vqa align --config configs/align/tiny.yaml --out runs/align-tiny [train.steps=50 ...]
 """

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from vlm.config import LoraSettings
 from vlm.projector import ProjectorConfig
 
 
@@ -38,20 +39,6 @@ class Stage1Config:
     def __post_init__(self) -> None:
         if self.steps < 0 or self.lr <= 0 or self.batch_size < 0:
             raise ValueError("stage1.steps and stage1.batch_size must be >= 0 and stage1.lr > 0")
-
-
-@dataclass
-class LoraSettings:
-    rank: int = 16
-    alpha: int = 32
-    dropout: float = 0.05
-    target_modules: list[str] = field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-    )
-
-    def __post_init__(self) -> None:
-        if self.rank < 1 or self.alpha < 1 or not 0.0 <= self.dropout < 1.0 or not self.target_modules:
-            raise ValueError("lora needs rank >= 1, alpha >= 1, 0 <= dropout < 1 and target_modules")
 
 
 @dataclass

@@ -20,18 +20,12 @@ def build_model(cfg: AlignConfig):
     """``VideoQAModel.build`` from the config, with LoRA attached (peft)."""
     from vlm.model import VideoQAModel
 
-    lora = cfg.stage2.lora
     return VideoQAModel.build(
         cfg.encoder,
         cfg.llm,
         projector=cfg.projector,
         num_frames=cfg.num_frames or None,
-        lora={
-            "rank": lora.rank,
-            "alpha": lora.alpha,
-            "dropout": lora.dropout,
-            "target_modules": list(lora.target_modules),
-        },
+        lora=cfg.stage2.lora,  # the one LoraSettings, from the YAML to peft
         unfreeze_encoder_blocks=cfg.encoder_tuning.last_blocks,
         perception=cfg.perception,
     )

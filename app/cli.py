@@ -1,4 +1,4 @@
-"""Command-line wrappers for `app` (registered by jepa_vqa.cli).
+"""Command-line wrappers for `app` (registered by cli.main).
 
 Usage:
 

@@ -16,39 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from encoder.config import ViTConfig
+from encoder.prepare import IMAGENET_MEAN, IMAGENET_STD, prepare_frames  # noqa: F401 - re-exported
 from encoder.vit import MODEL_TYPE, VisionTransformer, load_weights, read_config
 from jepa_vqa.errors import UserError
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 RANDOM_SEED = 0
-
-
-def prepare_frames(frames: torch.Tensor, size: int, mean, std, resize_ratio: float = 1.0) -> torch.Tensor:
-    """uint8 (T, C, H, W) -> float (T, C, size, size): resize the shorter side to ``size * resize_ratio``,
-    centre-crop ``size``, scale to [0, 1], normalise with ``mean``/``std``."""
-    if not isinstance(frames, torch.Tensor) or frames.ndim != 4 or frames.dtype != torch.uint8:
-        got = tuple(frames.shape) if isinstance(frames, torch.Tensor) else type(frames).__name__
-        raise UserError(f"frames must be a uint8 tensor (T, C, H, W), got {got}")
-    if frames.shape[1] != 3:
-        raise UserError(f"frames must have 3 channels in dim 1 (T, C, H, W), got shape {tuple(frames.shape)}")
-    x = frames.float() / 255.0  # (T, C, H, W)
-    H, W = x.shape[-2:]
-    short = max(size, round(size * resize_ratio))
-    if (H, W) != (size, size):
-        scale = short / min(H, W)
-        new_h, new_w = max(short, round(H * scale)), max(short, round(W * scale))
-        if (new_h, new_w) != (H, W):
-            x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", antialias=True, align_corners=False)
-        top, left = (new_h - size) // 2, (new_w - size) // 2
-        x = x[..., top : top + size, left : left + size]
-    mean_t = torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, dtype=x.dtype).view(1, 3, 1, 1)
-    return ((x - mean_t) / std_t).contiguous()
 
 
 class VideoEncoder(nn.Module):

@@ -1,4 +1,4 @@
-"""Command-line wrappers for `encoder` (registered by jepa_vqa.cli).
+"""Command-line wrappers for `encoder` (registered by cli.main).
 
     jepa-vqa inspect clip.mp4                       # one JSON line: frames, fps, duration_s, ...
     jepa-vqa bench decode clip.mp4 --frames 16 --size 224 --repeat 5

@@ -139,8 +139,8 @@ def export(raw_objective: torch.nn.Module, cfg: PretrainConfig, out_dir: Path) -
 def build_data(cfg: PretrainConfig, progress: bool):
     """The clip dataset at the model's frames/size, cached in memory when small, normalised as
     ``VideoEncoder.prepare`` does (so training sees what inference sees)."""
-    from encoder.api import IMAGENET_MEAN, IMAGENET_STD
     from encoder.data import VideoClips, find_videos, maybe_cache
+    from encoder.prepare import IMAGENET_MEAN, IMAGENET_STD
 
     paths = find_videos(cfg.data.path, cfg.data.split)
     frames, size = cfg.model.vit.num_frames, cfg.model.vit.img_size

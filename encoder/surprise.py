@@ -20,8 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from encoder.api import IMAGENET_MEAN, IMAGENET_STD, RANDOM_SEED, prepare_frames
+from encoder.api import RANDOM_SEED
 from encoder.config import ModelConfig, ViTConfig
+from encoder.prepare import IMAGENET_MEAN, IMAGENET_STD, prepare_frames
 from encoder.vit import gather_tokens
 from jepa_vqa.errors import UserError
 

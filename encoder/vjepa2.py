@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from encoder.api import IMAGENET_MEAN, IMAGENET_STD, prepare_frames
+from encoder.prepare import IMAGENET_MEAN, IMAGENET_STD, prepare_frames
 from jepa_vqa.errors import UserError
 
 PROCESSOR_FILES = ("video_preprocessor_config.json", "preprocessor_config.json")

@@ -16,7 +16,7 @@ from alignment.config import AlignConfig
 from alignment.data import load_qa, load_scenes
 from alignment.model import build_model, set_stage, trainable_parameters
 from alignment.train import Batches, train
-from jepa_vqa.cli import main as cli_main
+from cli.main import main as cli_main
 from jepa_vqa.config import load_config
 from jepa_vqa.errors import UserError
 from jepa_vqa.training import read_metrics

@@ -360,7 +360,7 @@ def test_shipped_example_clips_are_small_readable_and_come_with_questions(model)
 
 def test_demo_command_rejects_bad_input(capsys, tmp_path, monkeypatch):
     import vlm.model
-    from jepa_vqa.cli import main
+    from cli.main import main
 
     monkeypatch.setattr(vlm.model, "default_model_path", lambda: tmp_path / "not-built")
     assert main(["demo"]) == 2  # no --model and no default model: say how to build one

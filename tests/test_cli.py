@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from jepa_vqa.cli import build_parser, main
+from cli.main import build_parser, main
 
 EXPECTED_COMMANDS = {"world", "inspect", "pretrain", "embed", "align", "ask", "eval", "demo", "bench"}
 
@@ -30,7 +30,7 @@ def test_no_command_and_unknown_command_exit_2(capsys):
 
 
 def test_console_entry_point_runs():
-    out = subprocess.run([sys.executable, "-m", "jepa_vqa", "--version"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "cli", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and "jepa-vqa" in out.stdout
 
 

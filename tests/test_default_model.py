@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from jepa_vqa.cli import main
+from cli.main import main
 from vlm.model import default_model_path
 
 DEFAULT = default_model_path()

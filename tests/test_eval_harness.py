@@ -292,7 +292,7 @@ def test_cli_errors_exit_2(argv, needle, tmp_path, capsys):
 
 
 def test_jepa_vqa_eval_command(world, tmp_path, capsys):
-    from jepa_vqa.cli import main
+    from cli.main import main
 
     assert main(["eval", "--task", "bogus", "--out", str(tmp_path / "o")]) == 2
     assert "unknown task" in capsys.readouterr().err

@@ -11,9 +11,9 @@ import pytest
 import torch
 from test_pretrain_data import make_squares_world
 
+from cli.main import main as cli_main
 from encoder.pretrain import PretrainConfig, pretrain
 from encoder.vit import VisionTransformer
-from jepa_vqa.cli import main as cli_main
 from jepa_vqa.config import load_config
 from jepa_vqa.training import read_metrics
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from test_pretrain_data import make_squares_world
 
+from cli.main import main as cli_main
 from encoder.bench import PHASES, bench_pretrain, format_report
-from jepa_vqa.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_YAML = str(ROOT / "configs/pretrain/test.yaml")

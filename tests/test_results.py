@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from jepa_vqa.cli import main as cli_main
+from cli.main import main as cli_main
+from cli.results import ResultsConfig, Variant
 from jepa_vqa.config import load_config
-from jepa_vqa.results import ResultsConfig, Variant
 
 ROOT = Path(__file__).resolve().parent.parent
 

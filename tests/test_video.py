@@ -17,6 +17,7 @@ import torch
 from conftest import frame_index
 
 import encoder.video as video_module
+from cli.main import main
 from encoder.video import (
     VideoDecodeError,
     _decord_available,
@@ -26,7 +27,6 @@ from encoder.video import (
     sample_indices,
     to_float,
 )
-from jepa_vqa.cli import main
 from jepa_vqa.errors import UserError
 
 BACKENDS = ["decord", "pyav"] if _decord_available() else ["pyav"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from jepa_vqa.cli import main
+from cli.main import main
 from vlm.bench import write_test_clip
 from vlm.testing import make_tiny_model
 

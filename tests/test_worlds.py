@@ -20,7 +20,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from jepa_vqa.cli import main as cli_main  # noqa: E402
+from cli.main import main as cli_main  # noqa: E402
 from jepa_vqa.config import ConfigError, load_config  # noqa: E402
 from worlds.clip import plan_clip, render_plan  # noqa: E402
 from worlds.config import QUESTION_TYPES, WorldConfig  # noqa: E402

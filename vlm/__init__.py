@@ -3,6 +3,7 @@
 - ``llm.py``: ``load_llm(spec)`` (Hub id, local dir, or the embedded GGUF SmolLM2, cached)
 - ``projector.py``: ``ProjectorConfig``, ``pool-mlp`` and ``attentive`` projectors
 - ``processor.py``: chat-template prompts with one video slot, label masks, padding, MC format
+- ``config.py``: ``VideoQAConfig`` (the model dir's config.json), ``LoraSettings``
 - ``model.py``: ``VideoQAModel`` (build, train loss, answer / stream / batch), ``default_model_path``
 - ``generate.py``: greedy generation on spliced embeddings, streaming
 - ``persistence.py`` + ``card.py``: the model dir (save, load, export, push to the Hub), model card
@@ -16,7 +17,8 @@ from __future__ import annotations
 
 _EXPORTS = {
     "VideoQAModel": "vlm.model",
-    "VideoQAConfig": "vlm.model",
+    "VideoQAConfig": "vlm.config",
+    "LoraSettings": "vlm.config",
     "default_model_path": "vlm.model",
     "ProjectorConfig": "vlm.projector",
     "PromptConfig": "vlm.processor",

@@ -1,4 +1,4 @@
-"""Command-line wrappers for `vlm` (registered by jepa_vqa.cli).
+"""Command-line wrappers for `vlm` (registered by cli.main).
 
 jepa-vqa ask [--model DIR_OR_HUB_ID] clip.mp4 "What colour is the ball?" [--option red --option blue]
 jepa-vqa export --model DIR --out DIR [--merge | --no-merge]

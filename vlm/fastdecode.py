@@ -19,6 +19,7 @@ architectures) goes through ``llm.generate``::
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -26,9 +27,19 @@ import torch.nn.functional as F
 from torch import nn
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
-from vlm.inference import int8_linears
-
 SUPPORTED = ("llama", "qwen2")
+
+
+def int8_linears(module):
+    """``module`` in float and eval mode with every nn.Linear dynamically int8-quantised (per-channel
+    weights, fbgemm), in place; returns it (or its replacement, if it is itself a Linear)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's notice that quantized tensors will move to torchao
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        return quantize_dynamic(
+            module.float().eval(), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+        )
 
 
 def _fuse(*linears: nn.Linear) -> nn.Linear:

@@ -19,8 +19,6 @@ per-layer overhead, not by FLOPs. Two levers, both measured by ``jepa-vqa bench 
 
 from __future__ import annotations
 
-import warnings
-
 from jepa_vqa.errors import UserError
 
 QUANTIZE_CHOICES = ("int8",)  # torch is imported lazily: the CLI reads this to build its flags
@@ -82,27 +80,12 @@ def quantize_llm(model, mode: str) -> None:
         raise UserError(f"unknown quantize mode {mode!r}; choose one of {', '.join(QUANTIZE_CHOICES)}")
     if model.device.type != "cpu":
         raise UserError("int8 quantisation is for CPU inference; on a GPU use dtype=bfloat16")
-    from vlm.fastdecode import FastDecoder
+    from vlm.fastdecode import FastDecoder, int8_linears
 
     llm = model.llm.merge_and_unload() if model.is_lora else model.llm
     model.__dict__["_fast_decoder"] = FastDecoder.from_llm(llm, quantize=mode)  # fused int8 copies
     model.llm = int8_linears(llm)
     model.quantized = mode
-
-
-def int8_linears(module):
-    """``module`` in float and eval mode with every nn.Linear dynamically int8-quantised (per-channel
-    weights, fbgemm), in place; returns it (or its replacement, if it is itself a Linear)."""
-    import torch
-    from torch import nn
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch's notice that quantized tensors will move to torchao
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-        return quantize_dynamic(
-            module.float().eval(), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
-        )
 
 
 def refuse_if_quantized(model, action: str) -> None:

@@ -14,26 +14,31 @@
     jepa-vqa ask --model runs/my-model clip.mp4 "What colour is the ball?"
     jepa-vqa export --model runs/my-model --out runs/merged --merge
 
-The model dir format is written by :mod:`vlm.persistence`; generation lives in :mod:`vlm.generate`.
+The model dir's config is :mod:`vlm.config`, its files are written by :mod:`vlm.persistence`;
+generation lives in :mod:`vlm.generate`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from jepa_vqa.errors import UserError
+from vlm.config import (  # noqa: F401 - VideoQAConfig and LoraSettings are re-exported
+    DEFAULT_LORA_TARGETS,
+    LoraSettings,
+    VideoQAConfig,
+    lora_settings,
+)
 from vlm.inference import drop_fast_decoder, merge_lora, quantize_llm, refuse_if_quantized, unmerge_lora
+from vlm.persistence import export_model, load_model, push_model, save_model
 from vlm.processor import PromptConfig, VideoQAProcessor, validate_text
 from vlm.projector import ProjectorConfig, build_projector
 
-FORMAT_VERSION = 1
-PERCEPTIONS = ("video", "description", "none")
-DEFAULT_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -53,66 +58,6 @@ def resolve_model(spec: str | Path | None) -> str:
             f"no default model at {path}: build it with `make default-model`, or pass --model DIR_OR_HUB_ID"
         )
     return str(path)
-
-
-@dataclass
-class LoraSettings:
-    """LoRA on the LLM (peft)."""
-
-    rank: int = 16
-    alpha: int = 32
-    dropout: float = 0.05
-    target_modules: list[str] = field(default_factory=lambda: list(DEFAULT_LORA_TARGETS))
-
-    def __post_init__(self) -> None:
-        if self.rank < 1 or self.alpha < 1:
-            raise ValueError("LoRA rank and alpha must be >= 1")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"LoRA dropout must be in [0, 1), got {self.dropout}")
-
-
-@dataclass
-class VideoQAConfig:
-    """Everything needed to rebuild a model; written to the model dir's config.json."""
-
-    encoder: str  # spec for encoder.load_encoder
-    llm: str  # base LLM spec for vlm.llm.load_llm
-    num_frames: int
-    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
-    prompt: PromptConfig = field(default_factory=PromptConfig)
-    lora: LoraSettings | None = None
-    unfreeze_encoder_blocks: int = 0
-    encoder_config: dict = field(default_factory=dict)  # informational copy of the encoder's config
-    bundled_llm: bool = False  # the LLM weights sit in the model dir's llm/ (export)
-    # What the LLM is given about the clip: "video" (encoder tokens); "description" (the ground-truth
-    # scene description in words: the perfect-perception bound); "none" (nothing: the blind-trained control)
-    perception: str = "video"
-    card: dict = field(default_factory=dict)  # model-card facts: training data, results...
-    version: int = FORMAT_VERSION
-
-    def __post_init__(self) -> None:
-        if self.num_frames < 1:
-            raise ValueError(f"num_frames must be >= 1, got {self.num_frames}")
-        if self.unfreeze_encoder_blocks < 0:
-            raise ValueError("unfreeze_encoder_blocks must be >= 0")
-        if self.perception not in PERCEPTIONS:
-            raise ValueError(f"perception must be one of {PERCEPTIONS}, got {self.perception!r}")
-        if self.version > FORMAT_VERSION:
-            raise ValueError(
-                f"model format version {self.version} is newer than this code ({FORMAT_VERSION})"
-            )
-
-
-def _lora_settings(lora) -> LoraSettings | None:
-    from jepa_vqa.config import from_dict
-
-    if lora is None or lora is False:
-        return None
-    if lora is True:
-        return LoraSettings()
-    if isinstance(lora, LoraSettings):
-        return lora
-    return from_dict(LoraSettings, dict(lora))
 
 
 def encoder_blocks(encoder: nn.Module) -> nn.ModuleList:
@@ -185,7 +130,7 @@ class VideoQAModel(nn.Module):
         )
         model = cls(config, encoder, llm, tokenizer)
         model.projector.match_embedding_scale(llm.get_input_embeddings().weight)  # a new projector only
-        settings = _lora_settings(lora)
+        settings = lora_settings(lora)
         if settings is not None:
             model.add_lora(settings.rank, settings.alpha, settings.dropout, settings.target_modules)
         return model
@@ -201,8 +146,6 @@ class VideoQAModel(nn.Module):
         """Load a model dir written by :meth:`save_pretrained` (or a Hub repo holding one);
         ``None``: the shipped default model. For inference (not ``trainable``) LoRA is merged into
         the LLM; ``quantize="int8"`` also quantises the LLM for fast CPU decoding (see vlm.inference)."""
-        from vlm.persistence import load_model
-
         model = load_model(cls, resolve_model(path_or_id), dtype=dtype, trainable=trainable)
         if quantize is not None:
             if trainable:
@@ -214,8 +157,6 @@ class VideoQAModel(nn.Module):
 
     def save_pretrained(self, out_dir: str | Path, card: dict | None = None) -> Path:
         """Write the model dir atomically; ``card`` (training data, results...) goes to README.md."""
-        from vlm.persistence import save_model
-
         refuse_if_quantized(self, "save")
         if card is not None:
             self.config.card = dict(card)
@@ -223,15 +164,11 @@ class VideoQAModel(nn.Module):
 
     def export(self, out_dir: str | Path, merge: bool = True) -> Path:
         """A standalone dir with the LLM weights inside (``llm/``); ``merge`` folds LoRA into them."""
-        from vlm.persistence import export_model
-
         refuse_if_quantized(self, "export")
         return export_model(self, out_dir, merge=merge)
 
     def push_to_hub(self, repo_id: str, private: bool = False, token: str | None = None) -> str:
         """Save to a temp dir and upload it to the Hub repo ``repo_id``; returns the commit URL."""
-        from vlm.persistence import push_model
-
         refuse_if_quantized(self, "push")
         return push_model(self, repo_id, private=private, token=token)
 

@@ -28,6 +28,7 @@ import torch
 from encoder.vit import load_weights
 from jepa_vqa.config import from_dict, read_json, to_dict
 from jepa_vqa.errors import UserError
+from vlm.config import VideoQAConfig
 
 CONFIG_NAME = "config.json"
 ENCODER_WEIGHTS = "encoder.safetensors"
@@ -165,8 +166,6 @@ def resolve_model_dir(path_or_id: str | Path) -> Path:
 
 def read_config(model_dir: Path):
     """The strict :class:`VideoQAConfig` of a model dir."""
-    from vlm.model import VideoQAConfig
-
     data = read_json(model_dir / CONFIG_NAME)
     if not isinstance(data, dict) or data.pop("format", None) != FORMAT:
         raise UserError(f'{model_dir} is not a jepa-vqa model dir (config.json has no "format": "{FORMAT}")')

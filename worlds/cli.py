@@ -1,4 +1,4 @@
-"""Command-line wrappers for `worlds` (registered by jepa_vqa.cli).
+"""Command-line wrappers for `worlds` (registered by cli.main).
 
 jepa-vqa world --config configs/world/tiny.yaml --out data/world-tiny [--preview] [--workers N] [k=v ...]
 jepa-vqa bench world [--config configs/world/tiny.yaml] [--clips 200]

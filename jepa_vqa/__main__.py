@@ -1,5 +1,0 @@
-import sys
-
-from jepa_vqa.cli import main
-
-sys.exit(main())
