@@ -54,7 +54,7 @@ def test_demo_serves_the_app_and_stops_cleanly(tmp_path, stop):
     port = free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
     env.pop("GRADIO_TEMP_DIR", None)  # the demo makes (and removes) its own
-    cmd = [sys.executable, "-m", "jepa_vqa", "demo", "--model", str(model_dir), "--port", str(port)]
+    cmd = [sys.executable, "-m", "cli", "demo", "--model", str(model_dir), "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         head = wait_until_running(proc)

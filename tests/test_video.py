@@ -383,7 +383,7 @@ def test_resize_crop_and_to_float():
 # ---------------------------------------------------------------------------------------------
 def run_cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "jepa_vqa", *map(str, args)],
+        [sys.executable, "-m", "cli", *map(str, args)],
         capture_output=True,
         text=True,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},

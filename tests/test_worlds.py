@@ -92,7 +92,7 @@ def test_cli_unknown_key_exits_2_naming_it(tmp_path):
         [
             sys.executable,
             "-m",
-            "jepa_vqa",
+            "cli",
             "world",
             "--config",
             str(PRESETS / "tiny.yaml"),
