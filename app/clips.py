@@ -51,6 +51,7 @@ def make_examples(out: Path = EXAMPLES_DIR, num_clips: int = 3, seed: int = 7) -
     """Render `num_clips` test-split world clips and one VoE pair into `out` (old clips replaced)."""
     from jepa_vqa.config import load_config
     from worlds.config import WorldConfig
+    from worlds.formats import read_clips, read_qa, read_voe
     from worlds.generate import generate_dataset
 
     cfg = load_config(WorldConfig, PRESET, [f"seed={seed}", "num_clips=40", "voe.pairs=4", "workers=1"])
@@ -59,16 +60,15 @@ def make_examples(out: Path = EXAMPLES_DIR, num_clips: int = 3, seed: int = 7) -
         old.unlink()
     with tempfile.TemporaryDirectory() as tmp:
         data = generate_dataset(cfg, Path(tmp) / "world", workers=1, progress=False)
-        clips = json.loads((data / "world.json").read_text())["clips"]
-        qa_rows = [json.loads(line) for line in (data / "qa.jsonl").read_text().splitlines()]
-        test = [c for c in clips if c["split"] == "test"][:num_clips]
+        test = read_clips(data, "test")[:num_clips]
+        qa_rows = read_qa(data)
         written, questions = [], {}
         for i, c in enumerate(test):
-            written.append(Path(shutil.copy(data / c["video"], out / f"world_{i + 1}.mp4")))
+            written.append(Path(shutil.copy(c["video"], out / f"world_{i + 1}.mp4")))
             questions[written[-1].name] = _suggestions(qa_rows, c["video"])
-        pair = json.loads((data / "voe.jsonl").read_text().splitlines()[0])
+        pair = read_voe(data)[0]
         for which in ("possible", "impossible"):
-            written.append(Path(shutil.copy(data / pair[which], out / f"voe_{pair['kind']}_{which}.mp4")))
+            written.append(Path(shutil.copy(pair[which], out / f"voe_{pair['kind']}_{which}.mp4")))
             questions[written[-1].name] = list(VOE_QUESTIONS)
     (out / QUESTIONS).write_text(json.dumps(questions, indent=1) + "\n")
     return written

@@ -15,7 +15,6 @@ run sees exactly the batches the uninterrupted run would have seen, and each ran
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,9 +22,11 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from encoder.video import VIDEO_EXTENSIONS
 from jepa_vqa.errors import UserError
+from jepa_vqa.hf_dataset import is_saved_dataset
+from worlds.formats import has_world, read_clips
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 VIDEO_COLUMNS = ("video", "video_path", "path", "file", "filename")
 CACHE_LIMIT_BYTES = 8 * 2**30  # decode-once cache only for datasets that fit comfortably in RAM
 
@@ -41,9 +42,9 @@ def find_videos(path: str | Path, split: str = "train") -> list[str]:
     a worlds dataset); a plain folder has no splits and yields every video under it.
     """
     root = Path(path)
-    if (root / "world.json").is_file():
-        return _worlds_videos(root, split)
-    if root.is_dir() and _is_hf_dir(root):
+    if root.is_dir() and has_world(root):
+        return [clip["video"] for clip in read_clips(root, split)]
+    if is_saved_dataset(root):
         return _hf_videos(_load_hf_dir(root, split), root, str(path))
     if root.is_dir():
         videos = sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS)
@@ -53,19 +54,6 @@ def find_videos(path: str | Path, split: str = "train") -> list[str]:
     if root.exists():
         raise UserError(f"data.path {root} is a file; give a folder of videos, a worlds dataset or a dataset")
     return _hf_videos(_load_hf_id(str(path), split), None, str(path))
-
-
-def _worlds_videos(root: Path, split: str) -> list[str]:
-    clips = json.loads((root / "world.json").read_text())["clips"]
-    chosen = [c for c in clips if split == "all" or c.get("split") == split]
-    if not chosen:
-        splits = sorted({c.get("split") for c in clips})
-        raise UserError(f"no clips with split '{split}' in {root / 'world.json'} (splits: {splits})")
-    return [str(root / c["video"]) for c in chosen]
-
-
-def _is_hf_dir(root: Path) -> bool:
-    return any((root / f).is_file() for f in ("dataset_info.json", "state.json", "dataset_dict.json"))
 
 
 def _load_hf_dir(root: Path, split: str):

@@ -150,7 +150,7 @@ def probe_layers(spec: str, data: str | Path, pool: int = 2, cache: str | Path |
     if path is not None and path.is_file():
         features = torch.load(path)
     else:
-        features = layer_features(spec, [str(root / c["video"]) for c in train + test], pool)
+        features = layer_features(spec, [c["video"] for c in train + test], pool)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             torch.save(features, path)

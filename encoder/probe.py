@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from jepa_vqa.errors import UserError
+from worlds.formats import has_world, read_clips
 
 LABELS = ("direction", "count", "collision")
 
@@ -77,14 +78,10 @@ class ProbeFeatures:
 
 
 def split_clips(dataset_dir: Path, split: str) -> list[dict]:
-    """The ``world.json`` clips of one split of a worlds dataset (a UserError when there are none)."""
-    world = dataset_dir / "world.json"
-    if not world.is_file():
+    """The ``world.json`` clips of one split of a worlds dataset, videos as absolute paths."""
+    if not has_world(dataset_dir):
         raise UserError(f"{dataset_dir} is not a worlds dataset (no world.json)")
-    clips = [c for c in json.loads(world.read_text())["clips"] if c.get("split") == split]
-    if not clips:
-        raise UserError(f"{world} has no '{split}' clips to probe")
-    return clips
+    return read_clips(dataset_dir, split)
 
 
 def pool_tokens(tokens: torch.Tensor, grid: tuple[int, int, int], factor: int) -> torch.Tensor:
@@ -139,9 +136,7 @@ def compute_features(
     encoder.eval()
     root = Path(dataset_dir)
     train, test = split_clips(root, "train"), split_clips(root, "test")
-    tokens = encode_clips(
-        encoder, [str(root / c["video"]) for c in train + test], progress=progress, pool=pool
-    )
+    tokens = encode_clips(encoder, [c["video"] for c in train + test], progress=progress, pool=pool)
     return ProbeFeatures(
         tokens[: len(train)], tokens[len(train) :], [c["labels"] for c in train], [c["labels"] for c in test]
     )

@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # torch is imported where used, so `jepa-vqa inspect` starts 
 
 __all__ = [
     "BACKENDS",
+    "VIDEO_EXTENSIONS",
     "VideoDecodeError",
     "VideoInfo",
     "bench_decode",
@@ -49,6 +50,8 @@ __all__ = [
 ]
 
 BACKENDS = ("auto", "decord", "pyav")
+# The file types read as videos wherever a dir is searched for them (pretraining data, eval datasets).
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v", ".gif")
 # Codecs decord (0.6) decodes and seeks reliably; everything else goes to PyAV under "auto".
 DECORD_CODECS = frozenset({"h264", "hevc", "mpeg4", "mpeg2video", "mpeg1video", "mjpeg", "h263", "msmpeg4v3"})
 SEEK_GAP_S = 1.0  # without a key frame index: seek only to targets at least this far ahead

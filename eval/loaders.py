@@ -3,7 +3,7 @@
     from eval.loaders import load_qa_jsonl
     examples = load_qa_jsonl("data/world-tiny", split="test")
 
-`load_qa_jsonl` reads this project's ``qa.jsonl`` format (written by ``jepa-vqa world``); the
+`load_qa_jsonl` turns this project's ``qa.jsonl`` (read by :mod:`worlds.formats`) into Examples; the
 public-benchmark adapters live in :mod:`eval.adapters` and share :func:`load_records` and
 :func:`resolve_video`.
 """
@@ -11,65 +11,37 @@ public-benchmark adapters live in :mod:`eval.adapters` and share :func:`load_rec
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
+from encoder.video import VIDEO_EXTENSIONS
 from eval.example import Example
 from jepa_vqa.config import read_json
 from jepa_vqa.errors import UserError
+from jepa_vqa.hf_dataset import is_saved_dataset
+from worlds.formats import read_jsonl, read_qa
 
-VIDEO_EXTS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".gif")
 TABLE_EXTS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """Lines of a JSONL file as dicts; a bad line is a UserError naming the file and line."""
-    rows = []
-    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-    return rows
-
-
-def _example(row: dict, root: Path, where: str) -> Example:
-    missing = [k for k in ("question", "answer") if k not in row]
-    if missing:
-        raise UserError(f"{where}: missing field(s) {', '.join(missing)}")
-    video = row.get("video")
+def _example(row: dict) -> Example:
+    """An Example from a checked ``qa.jsonl`` row (video already absolute)."""
     try:
         return Example(
-            id=str(row.get("id", where)),
-            video=str((root / video).resolve()) if video else None,
-            question=str(row["question"]),
-            answer=str(row["answer"]),
-            options=list(row.get("options") or []),
-            type=str(row.get("type") or "all"),
+            id=row["id"],
+            video=row["video"],
+            question=row["question"],
+            answer=row["answer"],
+            options=list(row["options"]),
+            type=row["type"] or "all",
         )
     except ValueError as exc:
-        raise UserError(f"{where}: {exc}") from None
+        raise UserError(f"{row['id']}: {exc}") from None
 
 
 def load_qa_jsonl(data: str | Path, split: str | None = "test") -> list[Example]:
-    """Examples of ``split`` (all when ``None``) from ``DIR/qa.jsonl`` (or a ``.jsonl`` file)."""
-    path = Path(data)
-    if path.is_dir():
-        path = path / "qa.jsonl"
-    if not path.is_file():
-        raise UserError(f"no qa.jsonl found at {data} (make a dataset with `jepa-vqa world`)")
-    rows = read_jsonl(path)
-    out = []
-    for i, row in enumerate(rows):
-        if split is not None and row.get("split") != split:
-            continue
-        out.append(_example(row, path.parent, f"{path}:{i + 1}"))
-    if not out:
-        splits = sorted({str(r.get("split")) for r in rows})
-        raise UserError(f"{path} has no examples in split '{split}' (splits present: {', '.join(splits)})")
-    return out
+    """Examples of ``split`` (all when ``None``) from ``DIR/qa.jsonl`` (or a ``.jsonl`` file),
+    read by :func:`worlds.formats.read_qa`."""
+    return [_example(row) for row in read_qa(data, split)]
 
 
 def load_records(
@@ -82,7 +54,7 @@ def load_records(
     repo's local snapshot (``huggingface_hub.snapshot_download``, cached).
     """
     path = Path(data)
-    if path.is_dir() and ((path / "dataset_dict.json").is_file() or (path / "state.json").is_file()):
+    if is_saved_dataset(path):
         return _load_saved(path, split), path
     if path.exists():
         table = _find_table(path, split)
@@ -191,8 +163,8 @@ def resolve_video(value, roots: list[Path], patterns: tuple[str, ...] = ("{}",))
     for pat in patterns:
         name = pat.format(value)
         candidates.append(name)
-        if Path(name).suffix.lower() not in VIDEO_EXTS:
-            candidates.extend(name + ext for ext in VIDEO_EXTS)
+        if Path(name).suffix.lower() not in VIDEO_EXTENSIONS:
+            candidates.extend(name + ext for ext in VIDEO_EXTENSIONS)
     for root in roots:
         for sub in ("", "videos", "video"):
             for name in candidates:

@@ -14,22 +14,17 @@ from pathlib import Path
 
 from eval.scoring import mean_with_ci
 from jepa_vqa.errors import UserError
+from worlds.formats import WORLD_FILE, dataset_file, read_clips
 
 
 def load_labels(data: str | Path, label: str) -> dict[str, list]:
     """``{split: [label value per clip]}`` from ``DIR/world.json``."""
-    path = Path(data) / "world.json"
-    if not path.is_file():
-        raise UserError(f"no world.json found in {data} (make a dataset with `jepa-vqa world`)")
-    clips = json.loads(path.read_text()).get("clips", [])
     out: dict[str, list] = {}
-    for clip in clips:
+    for clip in read_clips(dataset_file(data, WORLD_FILE)):
         labels = clip.get("labels") or {}
         if label not in labels:
-            raise UserError(f"{path}: clip {clip.get('id')} has no label '{label}'")
-        out.setdefault(str(clip.get("split", "all")), []).append(labels[label])
-    if not out:
-        raise UserError(f"{path} has no clips")
+            raise UserError(f"{data}/{WORLD_FILE}: clip {clip['id']} has no label '{label}'")
+        out.setdefault(clip["split"], []).append(labels[label])
     return out
 
 

@@ -16,33 +16,13 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from eval.distributed import Dist, gather
-from eval.loaders import read_jsonl
 from eval.scoring import per_type_mean
-from jepa_vqa.errors import UserError
+from worlds.formats import read_voe
 
 
 def load_pairs(data: str | Path, split: str | None = None) -> list[dict]:
     """The VoE pairs of ``DIR/voe.jsonl`` with absolute video paths (all splits when ``split`` is None)."""
-    path = Path(data) / "voe.jsonl" if Path(data).is_dir() else Path(data)
-    if not path.is_file():
-        raise UserError(f"no voe.jsonl found at {data} (make a dataset with `jepa-vqa world`)")
-    pairs = []
-    for i, row in enumerate(read_jsonl(path)):
-        missing = [k for k in ("kind", "possible", "impossible", "event_frame") if k not in row]
-        if missing:
-            raise UserError(f"{path}:{i + 1}: missing field(s) {', '.join(missing)}")
-        if split is not None and row.get("split") != split:
-            continue
-        pair = dict(row, id=str(row.get("id", i)))
-        for key in ("possible", "impossible"):
-            video = (path.parent / row[key]).resolve()
-            if not video.is_file():
-                raise UserError(f"{path}:{i + 1}: video not found: {video}")
-            pair[key] = str(video)
-        pairs.append(pair)
-    if not pairs:
-        raise UserError(f"{path} has no VoE pairs" + (f" in split '{split}'" if split else ""))
-    return pairs
+    return read_voe(data, split)
 
 
 def frame_ends(curve_len: int, num_frames: int, time_steps: int) -> list[float]:

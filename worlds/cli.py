@@ -18,12 +18,13 @@ def _load(path: str | None, overrides: list[str]):
 
 
 def _world(args: argparse.Namespace) -> int:
+    from worlds.formats import read_qa
     from worlds.generate import generate_dataset
 
     overrides = list(args.overrides) + ([f"workers={args.workers}"] if args.workers is not None else [])
     cfg = _load(args.config, overrides)
     out = generate_dataset(cfg, args.out, workers=cfg.workers, progress=not args.quiet)
-    n_questions = (out / "qa.jsonl").read_text().count("\n")
+    n_questions = len(read_qa(out))
     print(
         json.dumps(
             {

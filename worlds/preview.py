@@ -6,12 +6,13 @@ their questions and answers, saved as `DIR/preview.png`.
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 
 import av
 import numpy as np
+
+from worlds.formats import read_qa
 
 
 def decode(path: str | Path) -> np.ndarray:
@@ -28,7 +29,7 @@ def contact_sheet(out_dir: str | Path, clips: int = 4, frames: int = 5, question
     import matplotlib.pyplot as plt
 
     out = Path(out_dir)
-    records = [json.loads(line) for line in (out / "qa.jsonl").read_text().splitlines() if line]
+    records = read_qa(out)
     by_clip: dict[str, list[dict]] = {}
     for r in records:
         by_clip.setdefault(r["clip_id"], []).append(r)

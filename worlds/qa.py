@@ -17,6 +17,7 @@ import numpy as np
 from worlds.balance import select_balanced
 from worlds.clip import SPLIT_CODES
 from worlds.config import QUESTION_TYPES, WorldConfig
+from worlds.formats import has_world, read_clips
 from worlds.questions import candidates, phrase
 from worlds.scene import allowed_pairs
 
@@ -155,10 +156,6 @@ def describe_clip(clip: dict) -> str:
 def scene_descriptions(world_dir: str | Path) -> dict[str, str]:
     """``{absolute video path: describe_clip(clip)}`` for every clip of ``world_dir/world.json``;
     empty when the dir has no world.json (not a synthetic world)."""
-    from jepa_vqa.config import read_json
-
-    root = Path(world_dir)
-    if not (root / "world.json").is_file():
+    if not Path(world_dir).is_dir() or not has_world(world_dir):
         return {}
-    clips = read_json(root / "world.json").get("clips", [])
-    return {str((root / clip["video"]).resolve()): describe_clip(clip) for clip in clips}
+    return {clip["video"]: describe_clip(clip) for clip in read_clips(world_dir)}
