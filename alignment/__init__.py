@@ -4,7 +4,6 @@ config.py   AlignConfig: the strict, typed run configuration (configs/align/*.ya
 data.py     QA datasets as HF `datasets` (load_qa), stage-1 scene descriptions (load_descriptions)
 cache.py    FeatureCache: frozen-encoder tokens per clip, in memory and on disk
 model.py    build the VideoQAModel with LoRA; which parameters train in each stage
-sampler.py  deterministic per-step, per-rank batch indices (exact resume)
 train.py    the loop (accelerate, checkpoints, metrics, model dir + card); train(cfg, out_dir)
 cli.py      `jepa-vqa align --config F --out DIR [k=v ...]`
 """

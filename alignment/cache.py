@@ -22,6 +22,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from jepa_vqa.atomic import atomic_write
+
 
 def encoder_fingerprint(encoder: torch.nn.Module) -> str:
     """A short hash of the encoder's identity: spec, config and a strided sample of every weight."""
@@ -36,12 +38,6 @@ def encoder_fingerprint(encoder: torch.nn.Module) -> str:
             h.update(name.encode())
             h.update(sample.numpy().tobytes())
     return h.hexdigest()[:16]
-
-
-def _atomic_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    save_file(tensors, str(tmp))
-    tmp.replace(path)
 
 
 class FeatureCache:
@@ -117,7 +113,7 @@ class FeatureCache:
                 self.memory[video] = tok
                 path = self._path(video)
                 if path is not None:
-                    _atomic_save({"tokens": tok}, path)
+                    atomic_write(path, lambda tmp, tok=tok: save_file({"tokens": tok}, str(tmp)))
             bar.update(len(chunk))
         bar.close()
         encoder.train(was_training)

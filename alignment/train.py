@@ -30,12 +30,14 @@ from alignment.cache import FeatureCache
 from alignment.config import AlignConfig
 from alignment.data import load_descriptions, load_qa, load_scenes
 from alignment.model import build_model, set_stage, trainable_parameters
-from alignment.sampler import batch_indices
 from jepa_vqa.config import load_config, save_config, to_dict
 from jepa_vqa.precision import autocast, resolve_precision
+from jepa_vqa.sampler import batch_indices
 from jepa_vqa.training import (
     MetricsLogger,
+    check_resumable,
     find_checkpoint,
+    flat_config,
     load_checkpoint,
     plot_metrics,
     save_checkpoint,
@@ -270,30 +272,7 @@ _VOLATILE = (
 
 def _run_identity(cfg: AlignConfig) -> dict:
     """The config as flat ``{"a.b": value}``, minus keys that may change between resumed runs."""
-    flat: dict = {}
-
-    def walk(node, prefix=""):
-        for key, value in node.items():
-            if isinstance(value, dict):
-                walk(value, f"{prefix}{key}.")
-            elif f"{prefix}{key}" not in _VOLATILE:
-                flat[f"{prefix}{key}"] = value
-
-    walk(to_dict(cfg))
-    return flat
-
-
-def _check_resumable(saved: dict, cfg: AlignConfig, ckpt: Path) -> None:
-    """A ``UserError`` naming the first setting that differs from the checkpoint's run."""
-    from jepa_vqa.errors import UserError
-
-    now = _run_identity(cfg)
-    for key in sorted(set(saved) | set(now)):
-        if saved.get(key) != now.get(key):
-            raise UserError(
-                f"cannot resume {ckpt}: '{key}' was {saved.get(key)!r}, now {now.get(key)!r} "
-                f"(use another --out, or the same settings)"
-            )
+    return flat_config(to_dict(cfg), _VOLATILE)
 
 
 def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
@@ -346,7 +325,7 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
             for name, p in named.items():
                 p.copy_(saved[name])
         start = state["step"]
-        _check_resumable(state.get("config", {}), cfg, ckpt)
+        check_resumable(state.get("config", {}), _run_identity(cfg), ckpt)
     log = MetricsLogger(
         out / "metrics.jsonl", enabled=is_main, resume_step=start if ckpt is not None else None
     )

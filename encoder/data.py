@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from encoder.video import VIDEO_EXTENSIONS
 from jepa_vqa.errors import UserError
 from jepa_vqa.hf_dataset import is_saved_dataset
+from jepa_vqa.sampler import batch_indices
 from worlds.formats import has_world, read_clips
 
 VIDEO_COLUMNS = ("video", "video_path", "path", "file", "filename")
@@ -187,20 +188,10 @@ class StepBatchSampler:
         self.n, self.batch_size, self.seed = num_items, batch_size, seed
         self.rank, self.world_size = rank, world_size
         self.start_step, self.total_steps = start_step, total_steps
-        self._perms: dict[int, torch.Tensor] = {}
-
-    def _perm(self, epoch: int) -> torch.Tensor:
-        if epoch not in self._perms:
-            if len(self._perms) > 2:
-                self._perms.pop(min(self._perms))
-            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._perms[epoch] = torch.randperm(self.n, generator=gen)
-        return self._perms[epoch]
 
     def indices(self, step: int) -> list[int]:
-        """The dataset indices this rank uses at ``step``."""
-        first = (step * self.world_size + self.rank) * self.batch_size
-        return [int(self._perm(k // self.n)[k % self.n]) for k in range(first, first + self.batch_size)]
+        """The dataset indices this rank uses at ``step`` (:func:`jepa_vqa.sampler.batch_indices`)."""
+        return batch_indices(self.n, step, self.batch_size, self.rank, self.world_size, self.seed)
 
     def state(self, step: int) -> dict:
         """Data-order state for a checkpoint (enough to resume and to check compatibility)."""

@@ -28,11 +28,11 @@ import torch
 
 from encoder.config import ModelConfig
 from jepa_vqa.config import load_config, read_yaml, save_config, to_dict
-from jepa_vqa.errors import UserError
 from jepa_vqa.precision import autocast, resolve_precision
 from jepa_vqa.training import (
     MetricsLogger,
     atomic_directory,
+    check_resumable,
     find_checkpoint,
     load_checkpoint,
     plot_metrics,
@@ -114,16 +114,14 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr * group.get("lr_scale", 1.0)
 
 
-def check_resumable(cfg: PretrainConfig, out_dir: Path) -> None:
+def same_run(cfg: PretrainConfig, out_dir: Path) -> None:
     """A resumed run must train the same objective and model as the checkpoint in ``out_dir``."""
     saved_path = out_dir / "config.yaml"
     if not saved_path.is_file():
         return
-    saved = read_yaml(saved_path)
-    now = to_dict(cfg)
-    for key in ("objective", "model"):
-        if saved.get(key) != now[key]:
-            raise UserError(f"{out_dir} holds a checkpoint with a different '{key}'; use a new --out dir")
+    saved, now = read_yaml(saved_path), to_dict(cfg)
+    keys = ("objective", "model")
+    check_resumable({k: saved.get(k) for k in keys}, {k: now[k] for k in keys}, out_dir)
 
 
 def export(raw_objective: torch.nn.Module, cfg: PretrainConfig, out_dir: Path) -> None:
@@ -171,7 +169,7 @@ def pretrain(
     main = acc.is_main_process
     ckpt = find_checkpoint(out_dir)
     if ckpt is not None:
-        check_resumable(cfg, out_dir)
+        same_run(cfg, out_dir)
 
     # 1. Model, optimiser (AdamW: no decay on norms/biases), same init on every rank.
     set_seed(cfg.seed)

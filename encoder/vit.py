@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import torch
@@ -24,6 +23,7 @@ from torch import nn
 
 from encoder.config import ViTConfig
 from encoder.rope import Rope3D, apply_rope, sincos_embed, token_coords
+from jepa_vqa.atomic import atomic_write, atomic_write_text
 from jepa_vqa.config import read_json
 from jepa_vqa.errors import UserError
 
@@ -254,12 +254,8 @@ def save_weights_and_config(state: dict, config: dict, out_dir: Path) -> None:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().contiguous().cpu() for k, v in state.items()}
-    tmp = out_dir / (WEIGHTS_NAME + ".tmp")
-    save_file(tensors, str(tmp))
-    os.replace(tmp, out_dir / WEIGHTS_NAME)
-    tmp = out_dir / (CONFIG_NAME + ".tmp")
-    tmp.write_text(json.dumps(config, indent=2))
-    os.replace(tmp, out_dir / CONFIG_NAME)
+    atomic_write(out_dir / WEIGHTS_NAME, lambda tmp: save_file(tensors, str(tmp)))
+    atomic_write_text(out_dir / CONFIG_NAME, json.dumps(config, indent=2))
 
 
 def read_config(model_dir: str | Path) -> dict:

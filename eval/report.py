@@ -7,21 +7,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 from pathlib import Path
 
+from jepa_vqa.atomic import atomic_write_text
 from jepa_vqa.config import read_json
 from jepa_vqa.errors import UserError
 
 CONTROL_ORDER = ("blind", "shuffled", "single_frame", "chance", "majority")
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file and a rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def git_commit() -> str | None:
@@ -53,13 +46,13 @@ def _json_default(obj):
 
 def write_results(out: Path, results: dict) -> Path:
     path = out / "results.json"
-    atomic_write(path, json.dumps(results, indent=2, default=_json_default) + "\n")
+    atomic_write_text(path, json.dumps(results, indent=2, default=_json_default) + "\n")
     return path
 
 
 def write_samples(out: Path, samples: list[dict]) -> Path:
     path = out / "samples.jsonl"
-    atomic_write(path, "".join(json.dumps(s, default=_json_default) + "\n" for s in samples))
+    atomic_write_text(path, "".join(json.dumps(s, default=_json_default) + "\n" for s in samples))
     return path
 
 
@@ -208,7 +201,7 @@ def write_report(out: Path, results: dict) -> Path:
     runner = results["runner"]
     text = {"qa": qa_markdown, "voe": voe_markdown, "probe": probe_markdown}[runner](results)
     path = out / "report.md"
-    atomic_write(path, text)
+    atomic_write_text(path, text)
     return path
 
 

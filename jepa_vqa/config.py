@@ -21,6 +21,7 @@ from typing import Any, TypeVar, Union
 
 import yaml
 
+from jepa_vqa.atomic import atomic_write_text
 from jepa_vqa.errors import ConfigError, UserError
 
 T = TypeVar("T")
@@ -203,6 +204,4 @@ def save_config(cfg: Any, path: str | Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = to_dict(cfg)
     text = json.dumps(data, indent=2) if path.suffix == ".json" else yaml.safe_dump(data, sort_keys=False)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    atomic_write_text(path, text)

@@ -32,14 +32,10 @@ Optimisation helpers::
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 import random
-import shutil
-import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +43,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from jepa_vqa.atomic import atomic_directory  # noqa: F401 - re-exported: the checkpoint writer
 from jepa_vqa.errors import UserError
 
 CHECKPOINT_DIR = "checkpoint"
@@ -186,35 +183,6 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=1))
 
 
-@contextlib.contextmanager
-def atomic_directory(path: str | Path) -> Iterator[Path]:
-    """Write a directory atomically: fill the yielded temp dir; on success it replaces ``path``.
-
-    The previous ``path`` is moved to ``<path>.old`` just before the swap and deleted after it, so
-    at every instant one complete copy exists (``path``, or ``<path>.old`` after a crash mid-swap).
-    On an exception the temp dir is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f"{path.name}.tmp-*"):  # left by a crash mid-write
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = path.parent / f"{path.name}.tmp-{os.getpid()}-{time.monotonic_ns()}"
-    old = path.parent / f"{path.name}.old"
-    tmp.mkdir()
-    try:
-        yield tmp
-        _fsync_dir(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if path.exists():
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(path, old)
-    os.replace(tmp, path)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def save_checkpoint(
     run_dir: str | Path,
     step: int,
@@ -246,17 +214,27 @@ def save_checkpoint(
     return final
 
 
-def _fsync_dir(path: Path) -> None:
-    """Flush the files of ``path`` to disk (best effort; not all platforms allow it)."""
-    for f in path.iterdir():
-        try:
-            fd = os.open(f, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError:
-            pass
+def flat_config(tree: Mapping[str, Any], ignore: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A nested config dict as ``{"a.b": value}``, minus the dotted keys in ``ignore``."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat.update({f"{key}.{k}": v for k, v in flat_config(value).items()})
+        else:
+            flat[key] = value
+    return {k: v for k, v in flat.items() if k not in ignore}
+
+
+def check_resumable(saved: Mapping[str, Any], now: Mapping[str, Any], where: str | Path) -> None:
+    """Resume only the same run: a ``UserError`` naming the first setting (a dotted key) that differs
+    between the config that wrote the checkpoint in ``where`` (``saved``) and this one (``now``)."""
+    saved, now = flat_config(saved), flat_config(now)
+    for key in sorted(set(saved) | set(now)):
+        if saved.get(key) != now.get(key):
+            raise UserError(
+                f"cannot resume {where}: '{key}' was {saved.get(key)!r}, now {now.get(key)!r} (a "
+                f"different '{key}' from the checkpoint's run; use another --out, or the same settings)"
+            )
 
 
 def find_checkpoint(run_dir: str | Path, name: str = CHECKPOINT_DIR) -> Path | None:

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +24,7 @@ from pathlib import Path
 import torch
 
 from encoder.vit import load_weights
+from jepa_vqa.atomic import atomic_directory
 from jepa_vqa.config import from_dict, read_json, to_dict
 from jepa_vqa.errors import UserError
 from vlm.config import VideoQAConfig
@@ -86,21 +85,10 @@ def _write_dir(model, out_dir: Path, config, llm=None) -> None:
 def _atomic_dir(out_dir: str | Path, write) -> Path:
     """Call ``write(tmp_dir)``, then swap ``tmp_dir`` into ``out_dir`` (replacing an old one)."""
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    old = None
-    try:
+    if out_dir.is_dir() and not (out_dir / CONFIG_NAME).is_file() and any(out_dir.iterdir()):
+        raise UserError(f"{out_dir} exists and is not a model dir: refusing to overwrite it")
+    with atomic_directory(out_dir) as tmp:
         write(tmp)
-        if out_dir.exists():
-            if not (out_dir / CONFIG_NAME).is_file() and any(out_dir.iterdir()):
-                raise UserError(f"{out_dir} exists and is not a model dir: refusing to overwrite it")
-            old = out_dir.with_name(f".{out_dir.name}.old{os.getpid()}")
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     return out_dir
 
 

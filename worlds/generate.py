@@ -17,12 +17,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import multiprocessing as mp
-import os
 from pathlib import Path
 
 import yaml
 from tqdm import tqdm
 
+from jepa_vqa.atomic import atomic_write_text
 from worlds.clip import plan_clip, render_plan
 from worlds.config import WorldConfig
 from worlds.qa import make_questions
@@ -72,12 +72,6 @@ def jobs_for(cfg: WorldConfig) -> list[tuple[str, str, int]]:
     return jobs + [("voe", cfg.voe.split, i) for i in range(cfg.voe.pairs)]
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def _run_jobs(cfg: WorldConfig, out: Path, workers: int, progress: bool) -> list[dict]:
     jobs = jobs_for(cfg)
     bar = tqdm(total=len(jobs), desc="world", unit="clip", disable=not progress)
@@ -112,8 +106,8 @@ def generate_dataset(
     for split in cfg.split_sizes():
         records += make_questions([c for c in clips if c["split"] == split], cfg, split)
     config = dataclasses.asdict(cfg)
-    _atomic_text(out / "qa.jsonl", "".join(json.dumps(r) + "\n" for r in records))
-    _atomic_text(out / "voe.jsonl", "".join(json.dumps(r) + "\n" for r in voe))
-    _atomic_text(out / "world.json", json.dumps({"config": config, "clips": clips}))
-    _atomic_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+    atomic_write_text(out / "qa.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    atomic_write_text(out / "voe.jsonl", "".join(json.dumps(r) + "\n" for r in voe))
+    atomic_write_text(out / "world.json", json.dumps({"config": config, "clips": clips}))
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
     return out

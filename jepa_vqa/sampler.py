@@ -4,7 +4,7 @@
     idx = batch_indices(len(ds), step=12, batch_size=8, rank=0, world_size=2, seed=0)
 
 Examples are walked in a fresh seeded permutation per epoch; process ``r`` of ``W`` takes the
-``r``-th slice of each global batch of ``W * batch_size``.
+``r``-th slice of each global batch of ``W * batch_size``. Used by pretraining and alignment.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import torch
 
 
 @lru_cache(maxsize=8)
-def _permutation(n: int, seed: int, epoch: int) -> tuple[int, ...]:
+def permutation(n: int, seed: int, epoch: int) -> tuple[int, ...]:
+    """The order of ``n`` examples in ``epoch`` of a run seeded ``seed``."""
     gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     return tuple(torch.randperm(n, generator=gen).tolist())
 
@@ -30,5 +31,5 @@ def batch_indices(
     out = []
     for pos in range(start, start + batch_size):
         epoch, i = divmod(pos, n)
-        out.append(_permutation(n, seed, epoch)[i])
+        out.append(permutation(n, seed, epoch)[i])
     return out
