@@ -13,6 +13,8 @@ from alignment.data import DESCRIBE_PROMPTS, DatasetError, load_all, load_descri
 from jepa_vqa.config import load_config
 from jepa_vqa.errors import ConfigError, UserError
 
+ROOT = Path(__file__).resolve().parent.parent  # the repo: configs are found from here, not the cwd
+
 
 def _rows(n: int = 6) -> list[dict]:
     splits = ["train", "train", "train", "train", "val", "test"]
@@ -92,7 +94,9 @@ def test_descriptions_from_generated_world(tmp_path):
     from worlds.config import WorldConfig
     from worlds.generate import generate_dataset
 
-    cfg = load_config(WorldConfig, "configs/world/tiny.yaml", ["num_clips=6", "voe.pairs=0", "workers=1"])
+    cfg = load_config(
+        WorldConfig, ROOT / "configs/world/tiny.yaml", ["num_clips=6", "voe.pairs=0", "workers=1"]
+    )
     world = generate_dataset(cfg, tmp_path / "world", progress=False)
     clips = {c["id"]: c for c in json.loads((world / "world.json").read_text())["clips"]}
     pairs = load_descriptions(world, "train")
@@ -130,7 +134,7 @@ def test_config_is_strict_and_validated(tmp_path):
     assert not tuned.use_cache
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in Path("configs/align").glob("*.yaml")))
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs/align").glob("*.yaml")))
 def test_shipped_configs_validate(name):
-    cfg = load_config(AlignConfig, Path("configs/align") / name)
+    cfg = load_config(AlignConfig, (ROOT / "configs/align") / name)
     assert cfg.train.steps >= 1

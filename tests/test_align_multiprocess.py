@@ -6,12 +6,15 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from alignment.data import load_qa
 from jepa_vqa.config import load_config
 from jepa_vqa.training import read_metrics
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
@@ -22,7 +25,7 @@ def test_accelerate_two_processes_on_generated_world(tmp_path, accelerate_two_cp
     from worlds.generate import generate_dataset
 
     world = generate_dataset(
-        load_config(WorldConfig, "configs/world/tiny.yaml", ["num_clips=8", "voe.pairs=0"]),
+        load_config(WorldConfig, ROOT / "configs/world/tiny.yaml", ["num_clips=8", "voe.pairs=0"]),
         tmp_path / "world",
         progress=False,
     )
@@ -36,7 +39,7 @@ def test_accelerate_two_processes_on_generated_world(tmp_path, accelerate_two_cp
         "-m",
         "alignment.train",
         "--config",
-        "configs/align/test.yaml",
+        str(ROOT / "configs/align/test.yaml"),
         "--out",
         str(out),
         f"data.path={world}",
