@@ -15,12 +15,11 @@
     jepa-vqa export --model runs/my-model --out runs/merged --merge
 
 The model dir's config is :mod:`vlm.config`, its files are written by :mod:`vlm.persistence`;
-generation lives in :mod:`vlm.generate`.
+answering (prompts, option scoring, generation) is :class:`vlm.answering.Answering`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import torch
 from torch import nn
 
 from jepa_vqa.errors import UserError
+from vlm.answering import Answering
 from vlm.config import (  # noqa: F401 - VideoQAConfig and LoraSettings are re-exported
     DEFAULT_LORA_TARGETS,
     LoraSettings,
@@ -36,7 +36,7 @@ from vlm.config import (  # noqa: F401 - VideoQAConfig and LoraSettings are re-e
 )
 from vlm.inference import drop_fast_decoder, merge_lora, quantize_llm, refuse_if_quantized, unmerge_lora
 from vlm.persistence import export_model, load_model, push_model, save_model
-from vlm.processor import PromptConfig, VideoQAProcessor, validate_text
+from vlm.processor import PromptConfig, VideoQAProcessor
 from vlm.projector import ProjectorConfig, build_projector
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -72,12 +72,7 @@ def encoder_blocks(encoder: nn.Module) -> nn.ModuleList:
     return max(lists, key=len)
 
 
-def _take(columns: tuple, rows: list[int]) -> list[list]:
-    """The entries ``rows`` of each column."""
-    return [[column[i] for i in rows] for column in columns]
-
-
-class VideoQAModel(nn.Module):
+class VideoQAModel(Answering, nn.Module):
     """Encoder (frozen by default) + trainable projector + LLM (frozen base, optional LoRA)."""
 
     def __init__(self, config: VideoQAConfig, encoder: nn.Module, llm: nn.Module, tokenizer) -> None:
@@ -359,127 +354,6 @@ class VideoQAModel(nn.Module):
             key = "encoder_tokens" if video.ndim == 3 else "frames"
             batch[key] = video
         return self(batch)
-
-    # -- answering ---------------------------------------------------------------------------------
-    def format_question(self, question: str, options: list[str] | None = None) -> str:
-        """The one multiple-choice prompt format (see :func:`vlm.processor.format_question`)."""
-        from vlm.processor import format_question
-
-        return format_question(question, options)
-
-    def _embed_batch(self, videos, batch: dict) -> torch.Tensor:
-        """Prompt embeddings (B, L, W) of a collated ``batch`` with the ``videos`` (None: no slot) spliced in."""
-        with torch.no_grad():
-            seen = [v for v in videos if v is not None]
-            video_embeds = self.encode_videos(seen) if seen else None  # (Bv, K, W)
-            return self.embed_inputs(batch["input_ids"], batch["video_mask"], video_embeds)
-
-    def prepare_prompts(self, videos, questions, options=None, histories=None) -> dict:
-        """Left-padded generation inputs: ``inputs_embeds`` (B, L, W) and ``attention_mask`` (B, L)."""
-        n = len(questions)
-        options = [None] * n if options is None else list(options)
-        histories = [None] * n if histories is None else list(histories)
-        if not (len(videos) == len(options) == len(histories) == n):
-            raise UserError("videos, questions, options and histories must have the same length")
-        for q in questions:
-            validate_text(q)
-        items = [
-            self.processor.encode(q, history=h, options=o, has_video=v is not None)
-            for v, q, o, h in zip(videos, questions, options, histories)
-        ]
-        batch = self.processor.collate(items, padding_side="left")
-        embeds = self._embed_batch(videos, batch)
-        return {"inputs_embeds": embeds, "attention_mask": batch["attention_mask"].to(self.device)}
-
-    @torch.no_grad()
-    def score_options(self, videos, questions, options, histories=None) -> list[list[float]]:
-        """Length-normalised log-likelihood of each option as the answer (mean log-probability of
-        its tokens given the prompt), for a batch of multiple-choice questions. One forward pass:
-        each question is one row whose prompt is computed once and shared by all its options."""
-        n = len(questions)
-        histories = [None] * n if histories is None else list(histories)
-        if not (len(videos) == len(options) == len(histories) == n):
-            raise UserError("videos, questions, options and histories must have the same length")
-        items = [
-            self.processor.encode_options(q, o, h, has_video=v is not None)
-            for v, q, o, h in zip(videos, questions, options, histories)
-        ]
-        batch = self.processor.collate(items, padding_side="right")
-        embeds = self._embed_batch(videos, batch)  # (B, L, W)
-        targets = batch["labels"][:, 1:].to(self.device)  # (B, L-1): position p predicts token p + 1
-        keep = (targets != -100).any(dim=0).nonzero().squeeze(1)  # (P,) positions that predict options
-        out = self.llm(
-            inputs_embeds=embeds,
-            attention_mask=batch["attention_mask"].to(self.device),  # (B, 1, L, L): options apart
-            position_ids=batch["position_ids"].to(self.device),
-            logits_to_keep=keep,
-            use_cache=False,
-        )
-        logprobs = out.logits.float().log_softmax(-1)  # (B, P, V)
-        picked = targets[:, keep]  # (B, P)
-        token_lp = logprobs.gather(-1, picked.clamp_min(0)[..., None])[..., 0]  # (B, P)
-        segments = batch["segments"][:, 1:][:, keep.cpu()].to(
-            self.device
-        )  # (B, P): the option of each target
-        segments[picked == -100] = -1
-        return [
-            [float(token_lp[row][segments[row] == j].mean()) for j in range(1, len(opts) + 1)]
-            for row, opts in enumerate(options)
-        ]
-
-    def choose(self, videos, questions, options, histories=None) -> list[int]:
-        """The index of the most likely option of each multiple-choice question."""
-        scores = self.score_options(videos, questions, options, histories)
-        return [max(range(len(row)), key=row.__getitem__) for row in scores]
-
-    @torch.no_grad()
-    def generate_batch(self, videos, questions, options=None, histories=None, **generation) -> list[str]:
-        """Free-text answers, greedy by default (a multiple-choice prompt lists its options, but
-        the text is whatever the LLM writes); equal to one-by-one generation."""
-        from vlm.generate import generate_ids
-
-        inputs = self.prepare_prompts(videos, questions, options, histories)
-        ids = generate_ids(self, inputs, **generation)  # (B, new)
-        return self.tokenizer.batch_decode(ids, skip_special_tokens=True)
-
-    def answer_batch(self, videos, questions, options=None, histories=None, **generation) -> list[str]:
-        """Answers for several (video, question) pairs: a multiple-choice question gets the text of
-        its most likely option (:meth:`choose`), any other a generated answer."""
-        n = len(questions)
-        options = [None] * n if options is None else [o or None for o in options]
-        histories = [None] * n if histories is None else list(histories)
-        if len(options) != n or len(histories) != n:
-            raise UserError("videos, questions, options and histories must have the same length")
-        chosen = [i for i in range(n) if options[i] is not None]
-        generated = [i for i in range(n) if options[i] is None]
-        answers: list[str] = [""] * n
-        if chosen:
-            picks = self.choose(*_take((videos, questions, options, histories), chosen))
-            for i, k in zip(chosen, picks):
-                answers[i] = options[i][k]
-        if generated:
-            texts = self.generate_batch(
-                *_take((videos, questions, options, histories), generated), **generation
-            )
-            for i, text in zip(generated, texts):
-                answers[i] = text
-        return answers
-
-    def answer(self, video, question: str, history=None, options=None, **generation) -> str:
-        """The answer to one question (the chosen option's text for multiple choice); ``video=None``
-        asks blind (no video slot at all)."""
-        return self.answer_batch([video], [question], [options], [history], **generation)[0]
-
-    def stream_answer(self, video, question: str, history=None, options=None, **generation) -> Iterator[str]:
-        """Yield the answer's text as it is generated; the pieces join to :meth:`answer`. A
-        multiple-choice answer is chosen, not generated: it comes as one piece."""
-        from vlm.generate import stream_text
-
-        if options:
-            yield self.answer(video, question, history, options)
-            return
-        inputs = self.prepare_prompts([video], [question], [options], [history])
-        yield from stream_text(self, inputs, **generation)
 
     def describe(self) -> dict:
         """Names and sizes for the app and reports."""
