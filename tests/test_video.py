@@ -1,4 +1,5 @@
-"""encoder.video: probing, frame sampling, resizing, formats, both backends, bad input, CLI."""
+"""encoder.video (+ video_probe, video_decode): probing, frame sampling, resizing, formats, both
+backends, bad input, CLI."""
 
 from __future__ import annotations
 
@@ -17,15 +18,14 @@ import torch
 from conftest import frame_index
 
 import encoder.video as video_module
+import encoder.video_decode as decode_module
 from cli.main import main
 from encoder.video import (
     VideoDecodeError,
     _decord_available,
     probe_video,
     read_frames,
-    resize_crop,
     sample_indices,
-    to_float,
 )
 from jepa_vqa.errors import UserError
 
@@ -283,8 +283,8 @@ def test_long_video_samples_quickly_by_seeking(long_mp4):
 
 def test_long_video_pyav_decodes_only_from_key_frames_before_targets(long_mp4, monkeypatch):
     decoded = []
-    frame_time = video_module._frame_time  # called once per decoded frame
-    monkeypatch.setattr(video_module, "_frame_time", lambda *a: decoded.append(1) or frame_time(*a))
+    frame_time = decode_module._frame_time  # called once per decoded frame
+    monkeypatch.setattr(decode_module, "_frame_time", lambda *a: decoded.append(1) or frame_time(*a))
     frames = read_frames(long_mp4, num_frames=16, backend="pyav")
     assert frame_index(frames) == sample_indices(1200, 16)
     assert len(decoded) <= 16 * 20, f"decoded {len(decoded)} of 1200 frames"  # at most one GOP per target
@@ -361,21 +361,6 @@ def test_bad_file_problems_are_named(bad_files):
 def test_bad_arguments_are_user_errors(tiny_mp4, kwargs):
     with pytest.raises(UserError):
         read_frames(tiny_mp4, **kwargs)
-
-
-# ---------------------------------------------------------------------------------------------
-# tensor helpers
-# ---------------------------------------------------------------------------------------------
-def test_resize_crop_and_to_float():
-    frames = torch.zeros(2, 3, 40, 80, dtype=torch.uint8)
-    frames[..., 20:60] = 200  # the centre square (columns 20..60) is bright
-    out = resize_crop(frames, 16)
-    assert out.dtype == torch.uint8 and tuple(out.shape) == (2, 3, 16, 16) and out.min() >= 199
-    x = to_float(out, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
-    assert x.dtype == torch.float32 and torch.allclose(
-        x, torch.full_like(x, (out[0, 0, 0, 0] / 255 - 0.5) / 0.25)
-    )
-    assert to_float(out).max() <= 1.0
 
 
 # ---------------------------------------------------------------------------------------------
