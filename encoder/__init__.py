@@ -9,6 +9,8 @@ Names are imported lazily, so `import encoder` (and the CLI) stays fast and neve
 
 from __future__ import annotations
 
+from jepa_vqa.lazy import lazy_exports
+
 _EXPORTS = {
     "load_encoder": "encoder.api",
     "VideoEncoder": "encoder.api",
@@ -22,12 +24,4 @@ _EXPORTS = {
     "surprise_curve": "encoder.surprise",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'encoder' has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports("encoder", _EXPORTS)

@@ -164,3 +164,14 @@ def test_app_imports_only_vlm_and_the_base():
     offending = _importers_of("app", {BASE, "vlm"})
     if offending:
         pytest.xfail(f"the app still reaches past the model: {', '.join(offending)}")
+
+
+def test_lazy_exports_serve_names_from_their_modules():
+    import json
+
+    from jepa_vqa.lazy import lazy_exports
+
+    getattr_, all_ = lazy_exports("pkg", {"dumps": "json"})
+    assert all_ == ["dumps"] and getattr_("dumps") is json.dumps
+    with pytest.raises(AttributeError, match="module 'pkg' has no attribute 'loads'"):
+        getattr_("loads")

@@ -15,6 +15,8 @@ Imports nothing heavy, so the CLI starts fast: ``from vlm import VideoQAModel`` 
 
 from __future__ import annotations
 
+from jepa_vqa.lazy import lazy_exports
+
 _EXPORTS = {
     "VideoQAModel": "vlm.model",
     "VideoQAConfig": "vlm.config",
@@ -27,13 +29,4 @@ _EXPORTS = {
     "load_llm": "vlm.llm",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    """``from vlm import VideoQAModel`` imports ``vlm.model`` only when the name is asked for."""
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'vlm' has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports("vlm", _EXPORTS)
