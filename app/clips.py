@@ -3,23 +3,19 @@
 They are rendered by `worlds` with the tiny preset (the world the default model knows): a few
 held-out test clips, and one violation-of-expectation pair (the same scene, possible and
 impossible) whose surprise curves differ. `examples/questions.json` holds suggested questions
-per clip, taken from the world's own question generator. To regenerate them:
+per clip, taken from the world's own question generator. The app only reads them; they are
+written by `cli.examples` (the app imports no world code). To regenerate them:
 
-    .venv/bin/python -c "from app.clips import make_examples; make_examples()"
+    .venv/bin/python -m cli.examples
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
-PRESET = Path(__file__).resolve().parents[1] / "configs" / "world" / "tiny.yaml"
-QUESTIONS = "questions.json"
-SUGGESTED_TYPES = ("count", "attribute", "motion")  # the question types the default model trained on
-VOE_QUESTIONS = ["How many objects appear in the video?"]
+QUESTIONS = "questions.json"  # clip file name -> suggested questions
 
 
 def example_clips(directory: Path = EXAMPLES_DIR) -> list[Path]:
@@ -35,40 +31,3 @@ def suggested_questions(clip: str | Path, directory: Path = EXAMPLES_DIR) -> lis
     if not table.is_file():
         return []
     return list(json.loads(table.read_text()).get(Path(clip).name, []))
-
-
-def _suggestions(qa_rows: list[dict], video: str) -> list[str]:
-    """One question of each SUGGESTED_TYPES about `video`, in that order."""
-    rows = [r for r in qa_rows if r["video"] == video]
-    return [
-        next(r["question"] for r in rows if r["type"] == t)
-        for t in SUGGESTED_TYPES
-        if any(r["type"] == t for r in rows)
-    ]
-
-
-def make_examples(out: Path = EXAMPLES_DIR, num_clips: int = 3, seed: int = 7) -> list[Path]:
-    """Render `num_clips` test-split world clips and one VoE pair into `out` (old clips replaced)."""
-    from jepa_vqa.config import load_config
-    from worlds.config import WorldConfig
-    from worlds.formats import read_clips, read_qa, read_voe
-    from worlds.generate import generate_dataset
-
-    cfg = load_config(WorldConfig, PRESET, [f"seed={seed}", "num_clips=40", "voe.pairs=4", "workers=1"])
-    out.mkdir(parents=True, exist_ok=True)
-    for old in example_clips(out):
-        old.unlink()
-    with tempfile.TemporaryDirectory() as tmp:
-        data = generate_dataset(cfg, Path(tmp) / "world", workers=1, progress=False)
-        test = read_clips(data, "test")[:num_clips]
-        qa_rows = read_qa(data)
-        written, questions = [], {}
-        for i, c in enumerate(test):
-            written.append(Path(shutil.copy(c["video"], out / f"world_{i + 1}.mp4")))
-            questions[written[-1].name] = _suggestions(qa_rows, c["video"])
-        pair = read_voe(data)[0]
-        for which in ("possible", "impossible"):
-            written.append(Path(shutil.copy(pair[which], out / f"voe_{pair['kind']}_{which}.mp4")))
-            questions[written[-1].name] = list(VOE_QUESTIONS)
-    (out / QUESTIONS).write_text(json.dumps(questions, indent=1) + "\n")
-    return written

@@ -65,19 +65,14 @@ class Refused:
 # ----------------------------------------------------------------------------- video
 
 
-def decode_frames(model, path: str | Path, fps: float = 0.0) -> torch.Tensor:
+def decode_frames(model, video, fps: float = 0.0) -> torch.Tensor:
     """The frames the model sees: uint8 (T, C, H, W), T = the model's frame count.
 
-    `fps` 0 spreads them over the whole clip (`model.load_frames`); otherwise they are `1/fps`
-    seconds apart around the middle of the clip (a close look at a short moment).
+    `video` is a path or the `VideoFile` that `check_video` probed (then the header is not read
+    again). `fps` 0 spreads the frames over the whole clip; otherwise they are `1/fps` seconds
+    apart around the middle of the clip (a close look at a short moment).
     """
-    if not fps:
-        return model.load_frames(path)
-    from encoder.video import read_frames
-
-    return read_frames(
-        path, num_frames=model.config.num_frames, size=model.encoder.image_size, fps=float(fps)
-    )
+    return model.load_frames(video, fps=float(fps) or None)
 
 
 def _summary(info, frames: torch.Tensor, fps: float) -> str:
@@ -101,11 +96,11 @@ def open_video(
     if path is None or str(path) == "":
         return Refused(NO_VIDEO)
     name = Path(path).name
-    from encoder.video import VideoDecodeError
+    from vlm import VideoDecodeError
 
     try:
-        info = check_video(path, cfg)
-        frames = decode_frames(model, path, fps)  # (T, C, H, W)
+        video = check_video(path, cfg)  # the file is probed once, here
+        frames = decode_frames(model, video, fps)  # (T, C, H, W)
     except UserError as exc:
         text = f"{name}: {exc.problem}" if isinstance(exc, VideoDecodeError) else str(exc)
         return Refused(f"**Could not use this video.** {text}")
@@ -114,8 +109,8 @@ def open_video(
         return Refused(f"**Could not use this video.** {name}: could not decode it ({type(exc).__name__})")
     example = suggestions is not None
     caveat = SYNTHETIC_NOTE if not example and trained_on_synthetic_world_only(model) else ""
-    summary = _summary(info, frames, fps)
-    playable = browser_playable(path, info)
+    summary = _summary(video.info, frames, fps)
+    playable = browser_playable(path, video.info)
     clip = Clip(str(path), name, frames, summary, list(suggestions or []), caveat, playable)
     status = f"**{name}**: {summary}" + (
         "" if playable else " (your browser cannot play this format: no preview)"
@@ -139,14 +134,12 @@ def world_model_view(surprise_spec: str | None, clip: Clip | None) -> tuple[Figu
         return None, "Upload a clip to see how surprised the world model is, moment by moment."
     if not surprise_spec:
         return None, "This model's encoder has no world-model predictor, so there is no surprise curve."
-    from encoder.surprise import load_world_model, surprise_curve
+    from vlm.world_model import clip_surprise
 
     try:
-        world = load_world_model(surprise_spec)
-        curve = surprise_curve(world, clip.frames)  # (S,)
-        still = surprise_curve(world, clip.frames[:1].expand_as(clip.frames).contiguous())  # (S,)
-        tubelet = world.cfg.vit.tubelet
-        fig = surprise_figure(curve, still, frames_per_step=tubelet, title=clip.name)
+        surprise = clip_surprise(surprise_spec, clip.frames)  # curves (S,) of the clip and its still copy
+        curve, still = surprise.curve, surprise.still
+        fig = surprise_figure(curve, still, frames_per_step=surprise.frames_per_step, title=clip.name)
     except UserError as exc:
         return None, f"No surprise curve: {scrub_paths(str(exc))}"
     except Exception as exc:  # noqa: BLE001 - the plot is optional; the chat must keep working

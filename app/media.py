@@ -2,8 +2,8 @@
 
 Usage:
 
-    info = check_video("clip.mp4", AppConfig())   # raises UserError with a readable message
-    browser_playable("clip.mp4", info)           # False: no preview (Chromium cannot play it)
+    video = check_video("clip.mp4", AppConfig())  # a probed VideoFile, or UserError with a readable message
+    browser_playable("clip.mp4", video.info)     # False: no preview (Chromium cannot play it)
     images = gallery_images(frames)               # frames: uint8 (T, C, H, W) -> list of (H, W, 3)
 """
 
@@ -29,8 +29,9 @@ MIN_GALLERY_SIDE = 160  # tiny world clips (64 px) are upscaled so the gallery s
 
 
 def check_video(path: str | Path | None, cfg: AppConfig):
-    """Refuse a missing, empty, oversized, undecodable or too long video; return its `VideoInfo`."""
-    from encoder.video import VideoDecodeError, probe_video
+    """Refuse a missing, empty, oversized, undecodable or too long video; return it as a `VideoFile`
+    (probed once: its `info` here, its frames later without opening the header again)."""
+    from vlm import VideoDecodeError, VideoFile
 
     if path is None or str(path) == "":
         raise UserError("no video: upload a clip or pick an example")
@@ -44,16 +45,17 @@ def check_video(path: str | Path | None, cfg: AppConfig):
     if size_mb > cfg.max_upload_mb:
         raise UserError(f"{name}: the file is {size_mb:.1f} MB, the limit is {cfg.max_upload_mb:g} MB")
     try:
-        info = probe_video(path)
+        video = VideoFile(path)
     except VideoDecodeError as exc:
         raise UserError(f"{name}: {exc.problem}") from None
+    info = video.info
     if info.frames is not None and info.frames < 1:
         raise UserError(f"{name}: the video has no frames")
     if info.duration_s is not None and info.duration_s > cfg.max_duration_s:
         raise UserError(
             f"{name}: the video is {info.duration_s:.0f} s long, the limit is {cfg.max_duration_s:g} s"
         )
-    return info
+    return video
 
 
 def browser_playable(path: str | Path, info) -> bool:

@@ -19,7 +19,6 @@ import shutil
 import signal
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -29,6 +28,7 @@ from app import chat, handlers  # noqa: E402
 from app.clips import EXAMPLES_DIR, example_clips, suggested_questions  # noqa: E402
 from app.config import AppConfig  # noqa: E402
 from jepa_vqa.errors import UserError  # noqa: E402
+from vlm.world_model import world_model_spec  # noqa: E402
 
 BANNER = """\
 **About the default model:** it is tiny, and its JEPA encoder was pretrained only on the
@@ -56,17 +56,6 @@ CSS = """
 PRIVATE = {"api_visibility": "private"}  # UI-only events: not part of the API
 
 
-def surprise_source(model) -> str | None:
-    """Where the surprise curve's JEPA predictor comes from: the model dir when it bundles its world
-    model (``world_model/``), else the model's own encoder spec (a pretrain run dir)."""
-    from encoder.surprise import WORLD_MODEL_DIR
-
-    model_dir = Path(getattr(model, "name", "") or "")
-    if str(model_dir) and (model_dir / WORLD_MODEL_DIR / "config.json").is_file():
-        return str(model_dir)
-    return model.config.encoder
-
-
 def _frames_slider(model, cfg: AppConfig) -> gr.Slider:
     """Which frames the model sees: it always takes T of them (its projector has a fixed grid)."""
     t = model.config.num_frames
@@ -92,7 +81,7 @@ def build_app(model, cfg: AppConfig | None = None, surprise_spec: str | None = N
     API endpoints (gradio_client): `/answer` (video file, question -> answer, no history) and the
     page's own `/open_video`, `/ask`, `/retry`, `/clear`, `/resample`, `/world_model`."""
     cfg = cfg or AppConfig()
-    spec = surprise_spec if surprise_spec is not None else surprise_source(model)
+    spec = surprise_spec if surprise_spec is not None else world_model_spec(model)
 
     def load(path, fps, clip, messages, earlier, suggestions=None):
         loaded = handlers.open_video(model, path, fps, cfg, suggestions)

@@ -14,6 +14,8 @@ input raises :class:`VideoDecodeError`, whose one-line message names the file an
     info = probe_video("clip.mp4")                      # VideoInfo(frames=..., fps=..., ...)
     frames = read_frames("clip.mp4", num_frames=16, size=224)   # uint8 (16, 3, 224, 224)
     frames = read_frames("clip.mp4", num_frames=8, fps=2.0)     # 8 frames, 0.5 s apart
+    video = VideoFile("clip.mp4")                       # probe once: video.info, then
+    frames = video.read_frames(16, size=224)            # decode without probing again
 
     jepa-vqa inspect clip.mp4
     jepa-vqa bench decode clip.mp4 --frames 16 --size 224 --repeat 5
@@ -39,6 +41,7 @@ __all__ = [
     "BACKENDS",
     "VIDEO_EXTENSIONS",
     "VideoDecodeError",
+    "VideoFile",
     "VideoInfo",
     "bench_decode",
     "probe_video",
@@ -77,9 +80,36 @@ def read_frames(
     or ``"pyav"``.
     """
     _check_args(num_frames, size, fps, backend)
-    header = probe_header(path)
-    chosen = _choose_backend(header, backend)
-    if chosen == "decord":
+    return _read(probe_header(path), num_frames, size, fps, backend)
+
+
+class VideoFile:
+    """A video file probed once: its ``info``, then frames read without probing it again.
+
+    ``VideoFile(path)`` checks the file as :func:`probe_video` does (raising the same errors), so a
+    caller can look at ``info`` (duration, size) before paying for the decode::
+
+        video = VideoFile("clip.mp4")
+        if video.info.duration_s < 60:
+            frames = video.read_frames(16, size=224)   # as read_frames("clip.mp4", 16, size=224)
+    """
+
+    def __init__(self, path: str | Path, backend: str = "auto") -> None:
+        self._header = probe_header(path)
+        self.path = self._header.path
+        self.info = dataclasses.replace(self._header.info, backend=_choose_backend(self._header, backend))
+
+    def read_frames(
+        self, num_frames: int = 16, size: int | None = None, fps: float | None = None, backend: str = "auto"
+    ) -> torch.Tensor:
+        """uint8 ``(T, 3, H, W)`` frames, sampled as :func:`read_frames` samples them."""
+        _check_args(num_frames, size, fps, backend)
+        return _read(self._header, num_frames, size, fps, backend)
+
+
+def _read(header: Header, num_frames: int, size: int | None, fps: float | None, backend: str) -> torch.Tensor:
+    """Decode with the chosen backend; under ``"auto"`` a decord failure falls back to PyAV."""
+    if _choose_backend(header, backend) == "decord":
         try:
             return read_decord(header, num_frames, size, fps)
         except VideoDecodeError:
@@ -87,7 +117,7 @@ def read_frames(
                 raise
         except Exception as exc:  # noqa: BLE001 - decord raises its own and RuntimeErrors
             if backend == "decord":
-                raise VideoDecodeError(path, f"decord failed: {one_line(exc)}") from None
+                raise VideoDecodeError(header.path, f"decord failed: {one_line(exc)}") from None
     return read_pyav(header, num_frames, size, fps)
 
 

@@ -98,7 +98,7 @@ def test_app_config_is_strict():
 
 
 def test_check_video_accepts_a_clip(clip_path):
-    info = check_video(clip_path, AppConfig())
+    info = check_video(clip_path, AppConfig()).info
     assert info.frames == 16 and info.width == 64
 
 

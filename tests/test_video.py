@@ -408,3 +408,19 @@ def test_cli_bench_decode_reports_each_backend(tiny_mp4, capsys):
     for row in rows:
         assert row["frames"] == 8 and row["size"] == 32 and row["frames_per_s"] > 0 and row["median_s"] > 0
     assert main(["bench", "decode", str(tiny_mp4), "--repeat", "0"]) == 2
+
+
+def test_video_file_probes_once_then_reads_like_read_frames(tiny_mp4, monkeypatch):
+    probes = []
+    probe = video_module.probe_header
+    monkeypatch.setattr(video_module, "probe_header", lambda p: probes.append(p) or probe(p))
+    video = video_module.VideoFile(tiny_mp4)
+    assert video.info == probe_video(tiny_mp4)
+    probes.clear()
+    for kwargs in ({"num_frames": 8}, {"num_frames": 4, "size": 32, "fps": 2.0}):
+        assert torch.equal(video.read_frames(**kwargs), read_frames(tiny_mp4, **kwargs))
+    assert len(probes) == 2  # read_frames probed each time; the VideoFile did not
+    with pytest.raises(UserError):
+        video.read_frames(num_frames=0)
+    with pytest.raises(VideoDecodeError, match="file not found"):
+        video_module.VideoFile(tiny_mp4.parent / "missing.mp4")

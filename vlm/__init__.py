@@ -7,10 +7,13 @@
 - ``model.py``: ``VideoQAModel`` (build, train loss, answer / stream / batch), ``default_model_path``
 - ``generate.py``: greedy generation on spliced embeddings, streaming
 - ``persistence.py`` + ``card.py``: the model dir (save, load, export, push to the Hub), model card
+- ``world_model.py``: the world model behind a model (``world_model_spec``) and a clip's surprise
 - ``bench.py``: ``jepa-vqa bench answer``; ``testing.py``: tiny local models for tests
 - ``cli.py``: ``jepa-vqa ask``, ``jepa-vqa export``, ``jepa-vqa bench answer``
 
 Imports nothing heavy, so the CLI starts fast: ``from vlm import VideoQAModel`` loads ``vlm.model`` on use.
+``VideoFile``, ``VideoInfo`` and ``VideoDecodeError`` (from ``encoder.video``) are exported for the
+app, which talks to ``vlm`` only.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ _EXPORTS = {
     "VideoQAProcessor": "vlm.processor",
     "format_question": "vlm.processor",
     "load_llm": "vlm.llm",
+    "VideoFile": "encoder.video",  # the video side of the model, for the app:
+    "VideoInfo": "encoder.video",  # a file probed once, its facts, its errors
+    "VideoDecodeError": "encoder.video",
 }
 
 __getattr__, __all__ = lazy_exports("vlm", _EXPORTS)

@@ -20,6 +20,7 @@ answering (prompts, option scoring, generation) is :class:`vlm.answering.Answeri
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from pathlib import Path
 
@@ -226,11 +227,14 @@ class VideoQAModel(Answering, nn.Module):
     def device(self) -> torch.device:
         return next(self.projector.parameters()).device
 
-    def load_frames(self, path: str | Path) -> torch.Tensor:
-        """Decode ``path`` at the model's frame count and size -> uint8 (T, C, H, W)."""
-        from encoder.video import read_frames
+    def load_frames(self, video, fps: float | None = None) -> torch.Tensor:
+        """Decode ``video`` (a path, or an already probed ``VideoFile``) at the model's frame count and
+        size -> uint8 (T, C, H, W): spread over the clip (``fps`` None or 0), or ``1/fps`` s apart
+        around its middle."""
+        from encoder.video import VideoFile, read_frames
 
-        return read_frames(path, num_frames=self.config.num_frames, size=self.encoder.image_size)
+        read = video.read_frames if isinstance(video, VideoFile) else functools.partial(read_frames, video)
+        return read(num_frames=self.config.num_frames, size=self.encoder.image_size, fps=fps or None)
 
     def _fit_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """Check a uint8 (T, C, H, W) clip and resample it uniformly to the model's frame count."""
