@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from vlm.inference import add_quantize_argument
+from vlm.inference import add_quantize_argument, load_options
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +44,9 @@ def _demo(args: argparse.Namespace) -> int:
     from vlm.model import VideoQAModel, resolve_model
 
     # no --model: the shipped default (vlm.model.default_model_path), with a clear error if not built
-    model = VideoQAModel.from_pretrained(resolve_model(args.model), quantize=args.quantize)  # shared
+    model = VideoQAModel.from_pretrained(
+        resolve_model(args.model), **load_options(args.precision, args.quantize)
+    )  # shared
     if args.quantize is None:
         model.to("cuda" if torch.cuda.is_available() else "cpu")
     model.eval()

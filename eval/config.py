@@ -26,6 +26,7 @@ class EvalConfig:
     voe_reduce: Literal["max", "mean"] = "max"  # surprise after the event: its max or its mean
     voe_split: str | None = None  # only VoE pairs of this split (None: all; no labels are trained on)
     probe: dict[str, Any] = field(default_factory=dict)  # extra keyword arguments for train_probe
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # the LLM's weights (auto: bf16 units -> bf16)
     quantize: str | None = None  # "int8": the LLM quantised for CPU decoding (see vlm.inference)
     question_types: list[str] = field(default_factory=list)  # QA tasks: only these types ([] = all)
 

@@ -19,7 +19,7 @@ from eval.distributed import barrier, current
 from eval.registry import Task, get_task, list_tasks
 from jepa_vqa.config import load_config, to_dict
 from jepa_vqa.errors import UserError
-from vlm.inference import add_quantize_argument
+from vlm.inference import add_quantize_argument, llm_dtype
 
 
 def default_model_spec() -> str:
@@ -40,9 +40,9 @@ def default_model_spec() -> str:
     return str(path)
 
 
-def load_model(model_or_spec, device: str = "cpu", quantize: str | None = None):
+def load_model(model_or_spec, device: str = "cpu", quantize: str | None = None, precision: str = "auto"):
     """A ``VideoQAModel`` from a dir/Hub id (or the default when None) on ``device``, its LLM
-    ``quantize``d if asked; objects pass through."""
+    ``quantize``d if asked, else in ``precision``; objects pass through."""
     if model_or_spec is not None and not isinstance(model_or_spec, (str, Path)):
         return model_or_spec
     spec = str(model_or_spec) if model_or_spec is not None else default_model_spec()
@@ -50,7 +50,7 @@ def load_model(model_or_spec, device: str = "cpu", quantize: str | None = None):
 
     if quantize is not None:
         return VideoQAModel.from_pretrained(spec, quantize=quantize).eval()  # CPU only
-    model = VideoQAModel.from_pretrained(spec)
+    model = VideoQAModel.from_pretrained(spec, dtype=llm_dtype(precision, device))
     return model.to(device).eval()
 
 
@@ -133,7 +133,7 @@ def _run_qa(task, model_or_spec, data, limit, cfg, out, dist, progress) -> tuple
         examples = _of_types(examples, cfg.question_types)
     if limit is not None:
         examples = examples[:limit]
-    model = load_model(model_or_spec, dist.device, cfg.quantize)
+    model = load_model(model_or_spec, dist.device, cfg.quantize, cfg.precision)
     if getattr(getattr(model, "config", None), "perception", "video") == "description":
         _attach_scenes(examples, data)
     metrics, samples, timings = run_qa(model, examples, cfg, dist, _answer_pool(task, data), progress)
@@ -220,6 +220,7 @@ def evaluate_task(
 ) -> dict:
     """Run ``task`` and write its outputs to ``out_dir``; returns the results dict (empty off rank 0)."""
     from eval.report import git_commit, write_report, write_results, write_samples
+    from jepa_vqa.precision import hardware_info
 
     cfg = config or EvalConfig()
     if not controls:
@@ -246,6 +247,7 @@ def evaluate_task(
         "limit": limit,
         "config": to_dict(cfg),
         "git_commit": git_commit(),
+        "hardware": hardware_info(),
     }
     results["timings"]["total_s"] = time.perf_counter() - start
     results["timings"].setdefault("num_processes", dist.world_size)
@@ -295,6 +297,8 @@ def run_command(args: argparse.Namespace) -> int:
     cfg = load_config(EvalConfig, args.config, args.overrides)
     if args.quantize:
         cfg.quantize = args.quantize
+    if args.precision:
+        cfg.precision = args.precision
     results = evaluate_task(
         args.model,
         args.task,

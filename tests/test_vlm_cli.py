@@ -28,7 +28,11 @@ def _run(capsys, *argv):
     return code, out, err
 
 
-@pytest.mark.parametrize("quantize", [[], ["--quantize", "int8"]], ids=["fp32", "int8"])
+@pytest.mark.parametrize(
+    "quantize",
+    [[], ["--precision", "fp32"], ["--precision", "bf16"], ["--quantize", "int8"]],
+    ids=["auto", "fp32", "bf16", "int8"],
+)
 def test_ask_prints_an_answer(capsys, model_dir, clip, quantize):
     code, out, err = _run(
         capsys,
@@ -107,6 +111,15 @@ def test_bench_answer_reports_figures(capsys, model_dir, clip, decoder):
     for key in ("decode_ms", "encode_ms", "prefill_ms", "ttft_ms", "tokens_per_s", "peak_rss_mb"):
         assert row[key] > 0, key
     assert row["new_tokens"] == 4 and row["frames"] == 16 and row["decoder"] == decoder
+    assert row["precision"] in ("float32", "bfloat16") and row["hardware"]["cpu"]
+
+
+def test_bench_answer_records_the_precision_it_ran(capsys, model_dir, clip):
+    code, out, _ = _run(
+        capsys, "bench", "answer", "--model", str(model_dir), "--video", str(clip), "--runs", "1",
+        "--new-tokens", "2", "--precision", "bf16",
+    )  # fmt: skip
+    assert code == 0 and json.loads(out.strip().splitlines()[-1])["precision"] == "bfloat16"
 
 
 def test_quantize_int8_benches_and_bad_mode_exits_2(capsys, model_dir, clip):

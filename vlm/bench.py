@@ -120,6 +120,7 @@ def bench_answer(
     model, video_path: str | Path, runs: int = 3, new_tokens: int = 32, fast: bool = True
 ) -> dict:
     """Median figures over ``runs`` timed passes after one warm-up, plus peak RSS."""
+    from jepa_vqa.precision import hardware_info
     from vlm.inference import fast_decoder
 
     model.eval()
@@ -134,5 +135,7 @@ def bench_answer(
         decoder="fast" if fast and fast_decoder(model) is not None else "generate",
         peak_rss_mb=round(peak_rss_mb(), 1),
         model=model.name,
+        precision=model.quantized or str(model.llm.dtype).removeprefix("torch."),
+        hardware=hardware_info(),
     )
     return result

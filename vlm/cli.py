@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from vlm.inference import add_quantize_argument
+from vlm.inference import add_quantize_argument, load_options
 
 BENCH_FALLBACK = ("random:tiny", "embedded:smollm2-135m-instruct")
 EMPTY_ANSWER = "error: the model returned an empty answer (an untrained model? try more --max-new-tokens)"
@@ -106,7 +106,9 @@ def _ask(args: argparse.Namespace) -> int:
         raise UserError(f"--max-new-tokens must be in 1..4096, got {args.max_new_tokens}")
     from vlm.model import VideoQAModel, resolve_model
 
-    model = VideoQAModel.from_pretrained(resolve_model(args.model), quantize=args.quantize)
+    model = VideoQAModel.from_pretrained(
+        resolve_model(args.model), **load_options(args.precision, args.quantize)
+    )
     frames = model.load_frames(args.video)  # bad video: VideoDecodeError (exit 2) before generating
     gen = {"max_new_tokens": args.max_new_tokens}
     if args.no_stream:
@@ -153,9 +155,11 @@ def _bench_answer(args: argparse.Namespace) -> int:
     if args.video is not None:
         _check_video_file(args.video)
     if args.model is not None:
-        model = VideoQAModel.from_pretrained(args.model, quantize=args.quantize)
+        model = VideoQAModel.from_pretrained(args.model, **load_options(args.precision, args.quantize))
     elif (default_model_path() / "config.json").is_file():
-        model = VideoQAModel.from_pretrained(default_model_path(), quantize=args.quantize)
+        model = VideoQAModel.from_pretrained(
+            default_model_path(), **load_options(args.precision, args.quantize)
+        )
     else:
         model = VideoQAModel.build(*BENCH_FALLBACK)
         if args.quantize:

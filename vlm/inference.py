@@ -22,16 +22,38 @@ from __future__ import annotations
 from jepa_vqa.errors import UserError
 
 QUANTIZE_CHOICES = ("int8",)  # torch is imported lazily: the CLI reads this to build its flags
+PRECISION_CHOICES = ("auto", "fp32", "bf16")  # as jepa_vqa.precision.PRECISIONS
 
 
 def add_quantize_argument(parser) -> None:
-    """The ``--quantize`` flag of every command that answers questions (ask, eval, demo, bench)."""
+    """The ``--precision`` and ``--quantize`` flags of every command that answers questions
+    (ask, eval, demo, bench)."""
+    parser.add_argument(
+        "--precision",
+        choices=PRECISION_CHOICES,
+        default=None,
+        help="LLM weights: bf16 or fp32 (auto: bf16 where the CPU has bf16 units or on CUDA; "
+        "default: auto, or the eval config's precision)",
+    )
     parser.add_argument(
         "--quantize",
         choices=QUANTIZE_CHOICES,
         default=None,
         help="int8: quantise the LLM for fast CPU decoding",
     )
+
+
+def load_options(precision: str | None, quantize: str | None) -> dict:
+    """``from_pretrained`` keywords for the ``--precision`` / ``--quantize`` flags: int8 wins
+    (its weights are quantised from fp32), else the precision (``None`` = auto)."""
+    return {"quantize": quantize} if quantize else {"precision": precision or "auto"}
+
+
+def llm_dtype(precision: str | None, device="cpu") -> str:
+    """The LLM's dtype name for a ``precision`` (``None`` = auto) on ``device``."""
+    from jepa_vqa.precision import resolve_precision
+
+    return "bfloat16" if resolve_precision(precision or "auto", device) == "bf16" else "float32"
 
 
 def lora_merged(llm) -> bool:

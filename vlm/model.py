@@ -35,7 +35,14 @@ from vlm.config import (  # noqa: F401 - VideoQAConfig and LoraSettings are re-e
     VideoQAConfig,
     lora_settings,
 )
-from vlm.inference import drop_fast_decoder, merge_lora, quantize_llm, refuse_if_quantized, unmerge_lora
+from vlm.inference import (
+    drop_fast_decoder,
+    llm_dtype,
+    merge_lora,
+    quantize_llm,
+    refuse_if_quantized,
+    unmerge_lora,
+)
 from vlm.persistence import export_model, load_model, push_model, save_model
 from vlm.processor import PromptConfig, VideoQAProcessor
 from vlm.projector import ProjectorConfig, build_projector
@@ -138,10 +145,16 @@ class VideoQAModel(Answering, nn.Module):
         dtype=None,
         trainable: bool = False,
         quantize: str | None = None,
+        precision: str | None = None,
     ) -> VideoQAModel:
         """Load a model dir written by :meth:`save_pretrained` (or a Hub repo holding one);
         ``None``: the shipped default model. For inference (not ``trainable``) LoRA is merged into
-        the LLM; ``quantize="int8"`` also quantises the LLM for fast CPU decoding (see vlm.inference)."""
+        the LLM; ``quantize="int8"`` also quantises the LLM for fast CPU decoding (see vlm.inference).
+        ``precision`` (auto | fp32 | bf16) picks the LLM's dtype for this machine (instead of ``dtype``)."""
+        if precision is not None:
+            if dtype is not None or quantize is not None:
+                raise UserError("give one of precision, dtype and quantize")
+            dtype = llm_dtype(precision)
         model = load_model(cls, resolve_model(path_or_id), dtype=dtype, trainable=trainable)
         if quantize is not None:
             if trainable:
