@@ -97,19 +97,29 @@ def fit_projector_inputs(model, videos: list[str], cache: FeatureCache | None, m
     training clips: cached tokens when there is a cache, else a fresh encode of 64 clips. The
     same list on every rank gives every rank the same statistics. Returns the clip count."""
     videos = list(dict.fromkeys(videos))[: max_clips if cache is not None else 64]
-    dim = model.encoder.embed_dim
-    total, squares, count = torch.zeros(dim, dtype=torch.float64), torch.zeros(dim, dtype=torch.float64), 0
+    dim, positions = model.encoder.embed_dim, model.projector.cfg.input_positions
+    shape = (positions, dim) if positions else (dim,)  # per position and channel, or per channel
+    total, squares, count = (
+        torch.zeros(shape, dtype=torch.float64),
+        torch.zeros(shape, dtype=torch.float64),
+        0,
+    )
     for i in range(0, len(videos), 16):
         chunk = videos[i : i + 16]
         if cache is not None:
             tokens = cache.batch(chunk)  # (b, N, D)
         else:
             tokens = model.encode_tokens(torch.stack([model.load_frames(v) for v in chunk]))  # (b, N, D)
-        flat = tokens.reshape(-1, dim).double().cpu()  # (b*N, D)
+        flat = (
+            tokens.double().cpu() if positions else tokens.reshape(-1, dim).double().cpu()
+        )  # (b, N, D) | (b*N, D)
         total += flat.sum(0)
         squares += flat.pow(2).sum(0)
         count += flat.shape[0]
-    mean = total / count  # (D,)
-    std = (squares / count - mean.pow(2)).clamp_min(0).sqrt()  # (D,)
+    mean = total / count  # (N, D) | (D,)
+    var = (squares / count - mean.pow(2)).clamp_min(0)
+    if positions:  # one scale per channel: a position that never changes must not be blown up
+        var = var.mean(0, keepdim=True).expand_as(var)  # (N, D): the channel's within-position variance
+    std = var.sqrt()
     model.projector.set_input_statistics(mean.float(), std.float())
     return len(videos)

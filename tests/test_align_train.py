@@ -103,6 +103,32 @@ def test_projector_input_statistics_come_from_the_training_clips(tiny, tmp_path)
     )
 
 
+def test_per_position_input_statistics(tiny, tmp_path):
+    from alignment.train import fit_projector_inputs
+
+    grid = build_model(_cfg(tiny)).grid  # (T', H', W') of the test encoder
+    model = build_model(_cfg(tiny, f"projector.input_positions={grid[0] * grid[1] * grid[2]}"))
+    videos = sorted(str(p) for p in (tiny[0] / "videos").glob("*.mp4"))[:3]
+    cache = FeatureCache(model, tmp_path / "cache")
+    cache.build(videos, batch_size=2, progress=False)
+    fit_projector_inputs(model, videos, cache)
+    tokens = cache.batch(videos)  # (3, N, D)
+    torch.testing.assert_close(model.projector.input_mean, tokens.mean(0), rtol=1e-4, atol=1e-5)
+    within = tokens.var(0, correction=0).mean(0).sqrt()  # (D,): one scale per channel
+    torch.testing.assert_close(model.projector.input_std, within.expand_as(tokens[0]), rtol=1e-3, atol=1e-5)
+
+
+def test_video_reliance_compares_own_other_and_no_video(tiny):
+    from alignment.video_reliance import main, video_reliance
+
+    model = build_model(_cfg(tiny))
+    result = video_reliance(model, str(tiny[0]), rows=4, per_row=2)
+    assert result["rows"] == 4 and set(result) >= {"own", "other", "zeros", "gap"}
+    assert result["own"] != result["zeros"]  # the video tokens reach the loss
+    assert result["gap"] == pytest.approx(result["other"] - result["own"])
+    assert main(["--model", str(tiny[0] / "missing"), "--data", str(tiny[0])]) == 2
+
+
 def test_questions_about_a_clip_share_a_row(tiny, tmp_path):
     cfg = _cfg(tiny, "stage2.questions_per_row=4", "train.steps=4", "stage1.steps=1")
     model = build_model(cfg)

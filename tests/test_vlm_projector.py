@@ -93,6 +93,21 @@ def test_input_standardisation_removes_per_channel_offset_and_scale(kind):
     assert "input_mean" not in plain.state_dict()
 
 
+def test_per_position_statistics_remove_what_every_clip_shares_at_a_position():
+    torch.manual_seed(0)
+    cfg = ProjectorConfig(tokens=8, input_positions=32)
+    proj = build_projector(cfg, encoder_dim=6, llm_dim=10).eval()
+    assert proj.input_mean.shape == proj.input_std.shape == (32, 6)  # (N, D)
+    scene = torch.randn(32, 6) * 50  # (N, D): the background every clip shares
+    clips = torch.randn(4, 32, 6)  # (B, N, D): what differs between clips
+    proj.set_input_statistics(scene, torch.ones(32, 6))
+    torch.testing.assert_close(proj.standardise(clips + scene), clips)  # only the differences remain
+    with pytest.raises(ValueError, match="16 encoder tokens.*32 positions"):
+        proj.standardise(torch.randn(1, 16, 6))
+    with pytest.raises(ConfigError, match="input_positions"):
+        from_dict(ProjectorConfig, {"input_positions": -1})
+
+
 def test_output_starts_at_word_embedding_scale():
     torch.manual_seed(0)
     embeddings = torch.randn(100, 12) * torch.linspace(0.01, 0.2, 12)  # (V, W): per-channel scales

@@ -37,6 +37,10 @@ class ProjectorConfig:
     tokens: int = 32  # budget K of video tokens per clip
     time_steps: int | None = None  # pool-mlp: at most this many time steps (None: all the budget allows)
     normalize_input: bool = True  # standardise encoder channels with dataset statistics
+    # >0: the statistics are per token position (this many encoder tokens, e.g. 512 = 8 x 8 x 8), so
+    # what every clip shares at a position (walls, floor, the occluder's place) is subtracted and
+    # what differs between clips (the objects) is what the projector passes on
+    input_positions: int = 0
     match_embedding_scale: bool = True  # output RMSNorm at the scale of the LLM's word embeddings
     hidden_size: int | None = None  # MLP hidden width; None: the LLM width
     time_embedding: bool = True  # learned embedding per encoder time step
@@ -46,6 +50,8 @@ class ProjectorConfig:
     def __post_init__(self) -> None:
         if self.tokens < 1:
             raise ValueError(f"tokens must be >= 1, got {self.tokens}")
+        if self.input_positions < 0:
+            raise ValueError(f"input_positions must be >= 0, got {self.input_positions}")
         if self.hidden_size is not None and self.hidden_size < 1:
             raise ValueError(f"hidden_size must be >= 1, got {self.hidden_size}")
         if self.time_steps is not None and self.time_steps < 1:
@@ -94,13 +100,15 @@ class Projector(nn.Module):
         )
         self.mlp = _MLP(encoder_dim, cfg.hidden_size or llm_dim, llm_dim)
         if cfg.normalize_input:
-            self.register_buffer("input_mean", torch.zeros(encoder_dim))
-            self.register_buffer("input_std", torch.ones(encoder_dim))
+            shape = (cfg.input_positions, encoder_dim) if cfg.input_positions else (encoder_dim,)
+            self.register_buffer("input_mean", torch.zeros(shape))
+            self.register_buffer("input_std", torch.ones(shape))
         self.out_norm = nn.RMSNorm(llm_dim, eps=1e-6) if cfg.match_embedding_scale else nn.Identity()
 
     @torch.no_grad()
     def set_input_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        """Per-channel ``mean`` and ``std`` (D,) of encoder tokens over the training clips."""
+        """``mean`` and ``std`` of encoder tokens over the training clips: per channel (D,), or per
+        position and channel (N, D) when ``input_positions`` is set."""
         if self.cfg.normalize_input:
             self.input_mean.copy_(mean)
             self.input_std.copy_(std.clamp_min(1e-6))
@@ -113,9 +121,14 @@ class Projector(nn.Module):
             self.out_norm.weight.copy_(rms.float())
 
     def standardise(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``tokens`` (B, N, D) -> per-channel standardised tokens (B, N, D)."""
+        """``tokens`` (B, N, D) -> standardised tokens (B, N, D)."""
         if not self.cfg.normalize_input:
             return tokens
+        if self.cfg.input_positions and tokens.shape[1] != self.cfg.input_positions:
+            raise ValueError(
+                f"{tokens.shape[1]} encoder tokens, but the projector's statistics are for "
+                f"{self.cfg.input_positions} positions (frames and size must match training)"
+            )
         return (tokens - self.input_mean) / self.input_std
 
     def output(self, x: torch.Tensor) -> torch.Tensor:
