@@ -2,9 +2,10 @@
 
 Files: `config.py` (WorldConfig), `palette.py` (colours, shapes), `scene.py` (initial conditions),
 `physics.py` (simulation), `annotate.py` (world.json ground truth), `render.py` (anti-aliased frames),
-`video.py` (h264 mp4), `clip.py` (one clip end to end), `questions.py` (templates), `balance.py`
-(answer balancing), `qa.py` (qa records, describe_clip), `voe.py` (violation-of-expectation pairs),
-`generate.py` (the dataset), `preview.py` (contact sheet), `bench.py`, `cli.py`.
+`video.py` (h264 mp4), `clip.py` (one clip end to end), `templates.py` (question wording),
+`options.py` (answer options), `questions.py` (question generators), `balance.py` (answer balancing),
+`qa.py` (qa records, describe_clip), `voe.py` (violation-of-expectation pairs), `generate.py` (the
+dataset), `preview.py` (contact sheet), `bench.py`, `cli.py`.
 
     jepa-vqa world --config configs/world/tiny.yaml --out data/world-tiny --preview
 

@@ -1,9 +1,12 @@
-"""Question templates: every candidate question a clip supports, with its answer from ground truth.
+"""Question generators: every candidate question a clip supports, with its answer from ground truth.
 
-Each generator reads only the clip's `world.json` entry and returns candidates
+Each generator (one per question family, registered in `GENERATORS`) reads only the clip's
+`world.json` entry and returns candidates
 `{"type", "subtype", "question", "answer", "options", "objects", "params"}`; `worlds.balance`
 then picks a balanced subset. Objects are named by a random attribute combination that is unique
-in the clip ("the red circle", "the large square"). Several phrasings per template.
+in the clip ("the red circle", "the large square"). The wording lives in `worlds.templates`
+(several phrasings per template; `phrase` is re-exported here), the answer options in
+`worlds.options`.
 
     cands = candidates(clip, rng, colours=[...], shapes=[...], num_options=4)
 """
@@ -15,97 +18,26 @@ import itertools
 import numpy as np
 
 from worlds.annotate import EVENT_VISIBLE, SEEN, direction_of
+from worlds.options import answer_options, number_options
+from worlds.templates import (
+    T_ATTR,
+    T_COLLIDE,
+    T_COLLISIONS,
+    T_COUNT,
+    T_HIDDEN_COUNT,
+    T_IS_HIDDEN,
+    T_MOTION,
+    T_ORDER,
+    T_WHERE,
+    T_WILL_HIT,
+    phrase,
+)
 
 ATTRS = ("size", "colour", "shape")
 DIRECTIONS = ("left", "right", "up", "down")
 PLACES = ("top left", "top right", "bottom left", "bottom right", "out of view")
 MAX_COLLISION_COUNT = 3
 MAX_HIDDEN_COUNT = 3
-
-T_ATTR = {
-    "colour": [
-        "What colour is {a}?",
-        "What is the colour of {a}?",
-        "Which colour does {a} have?",
-        "What color is {a}?",
-    ],
-    "shape": ["What shape is {a}?", "What is the shape of {a}?", "Which shape does {a} have?"],
-    "size": ["What size is {a}?", "Is {a} small or large?", "How big is {a}, small or large?"],
-}
-T_COUNT = {
-    "all": [
-        "How many objects are there in the video?",
-        "How many objects appear in the video?",
-        "Count the objects in the video.",
-        "How many objects can you see in total?",
-    ],
-    "colour": [
-        "How many {x} objects are there?",
-        "How many {x} objects appear in the video?",
-        "Count the {x} objects.",
-    ],
-    "shape": ["How many {x}s are there?", "How many {x}s appear in the video?", "Count the {x}s."],
-}
-T_MOTION = {
-    "whole": [
-        "In which direction is {a} moving?",
-        "Which way does {a} move?",
-        "Where is {a} heading: left, right, up or down?",
-        "What is the direction of travel of {a}?",
-    ],
-    "start": [
-        "In which direction is {a} moving at the start of the video?",
-        "Which way does {a} move at the beginning?",
-        "At first, where is {a} heading?",
-    ],
-    "end": [
-        "In which direction is {a} moving at the end of the video?",
-        "Which way does {a} move at the end?",
-        "By the end of the video, where is {a} heading?",
-    ],
-}
-T_COLLIDE = [
-    "Did {a} collide with {b}?",
-    "Does {a} hit {b}?",
-    "Do {a} and {b} bump into each other?",
-    "Is there a collision between {a} and {b}?",
-]
-T_COLLISIONS = [
-    "How many collisions between objects are there?",
-    "How many times do objects collide with each other?",
-    "Count the collisions between objects.",
-]
-T_ORDER = [
-    "Did {e} happen before or after {f}?",
-    "Was {e} before or after {f}?",
-    "Did {e} come before or after {f}?",
-]
-T_WILL_HIT = [
-    "Will {a} hit {b} after the video ends?",
-    "If the video went on, would {a} collide with {b}?",
-    "After the end of the video, will {a} and {b} collide?",
-]
-T_WHERE = [
-    "Where will {a} be {w} after the video ends?",
-    "Predict where {a} will be {w} after the video ends.",
-    "If the video went on for {w}, where would {a} be?",
-]
-T_HIDDEN_COUNT = [
-    "How many objects are behind the bar at the end of the video?",
-    "At the end of the video, how many objects are hidden behind the bar?",
-    "When the video ends, how many objects are behind the occluder?",
-]
-T_IS_HIDDEN = [
-    "Is {a} behind the bar at the end of the video?",
-    "At the end, is {a} hidden behind the bar?",
-    "When the video ends, is {a} behind the occluder?",
-]
-
-
-def phrase(attrs: dict) -> str:
-    """{"colour": "red", "shape": "circle"} -> "the red circle"; without a shape, "... object"."""
-    words = [attrs[a] for a in ("size", "colour") if a in attrs] + [attrs.get("shape", "object")]
-    return "the " + " ".join(words)
 
 
 class Clip:
@@ -151,21 +83,6 @@ def _choice(rng: np.random.Generator, items: list):
     return items[int(rng.integers(len(items)))]
 
 
-def _options(answer: str, pool: list[str], k: int, rng: np.random.Generator) -> list[str]:
-    """`answer` plus up to k-1 distractors from `pool`, shuffled."""
-    others = [p for p in pool if p != answer]
-    picked = [others[j] for j in rng.permutation(len(others))[: k - 1]]
-    opts = [answer] + picked
-    return [opts[j] for j in rng.permutation(len(opts))]
-
-
-def _number_options(answer: int, hi: int, k: int, rng: np.random.Generator) -> list[str]:
-    """k consecutive numbers in [0, max(hi, answer)] that contain `answer`, shuffled."""
-    hi = max(hi, answer, k - 1)
-    start = int(rng.integers(max(0, answer - k + 1), min(answer, hi - k + 1) + 1))
-    return _options(str(answer), [str(v) for v in range(start, start + k)], k, rng)
-
-
 def _cand(
     kind: str, sub: str, question: str, answer: str, options: list[str], objects: list[int], **params
 ) -> dict:
@@ -195,7 +112,7 @@ def attribute(c: Clip, rng, colours, shapes, k) -> list[dict]:
                     attr,
                     q,
                     obj[attr],
-                    _options(obj[attr], pools[attr], k, rng),
+                    answer_options(obj[attr], pools[attr], k, rng),
                     [obj["id"]],
                     ref=ref,
                     attribute=attr,
@@ -213,7 +130,7 @@ def count(c: Clip, rng, colours, shapes, k) -> list[dict]:
             "all",
             _choice(rng, T_COUNT["all"]),
             str(n),
-            _number_options(n, hi, k, rng),
+            number_options(n, hi, k, rng),
             [],
             filter={},
         )
@@ -222,7 +139,7 @@ def count(c: Clip, rng, colours, shapes, k) -> list[dict]:
         for v in values:
             m = sum(o[attr] == v for o in c.objects)
             q = _choice(rng, T_COUNT[attr]).format(x=v)
-            out.append(_cand("count", attr, q, str(m), _number_options(m, hi, k, rng), [], filter={attr: v}))
+            out.append(_cand("count", attr, q, str(m), number_options(m, hi, k, rng), [], filter={attr: v}))
     return out
 
 
@@ -270,7 +187,7 @@ def motion(c: Clip, rng, colours, shapes, k) -> list[dict]:
                     when,
                     q,
                     answer,
-                    _options(answer, list(DIRECTIONS), 4, rng),
+                    answer_options(answer, list(DIRECTIONS), 4, rng),
                     [i],
                     ref=ref,
                     frames=[frames[0], frames[-1]],
@@ -290,7 +207,7 @@ def collision(c: Clip, rng, colours, shapes, k) -> list[dict]:
                 "count",
                 _choice(rng, T_COLLISIONS),
                 str(n),
-                _number_options(n, MAX_COLLISION_COUNT + 1, k, rng),
+                number_options(n, MAX_COLLISION_COUNT + 1, k, rng),
                 [],
             )
         )
@@ -423,7 +340,7 @@ def permanence(c: Clip, rng, colours, shapes, k) -> list[dict]:
                 "count",
                 _choice(rng, T_HIDDEN_COUNT),
                 str(n),
-                _number_options(n, MAX_HIDDEN_COUNT + 1, k, rng),
+                number_options(n, MAX_HIDDEN_COUNT + 1, k, rng),
                 [],
             )
         )
