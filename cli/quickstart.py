@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jepa_vqa.cli import add_run_arguments
 from jepa_vqa.config import load_config, save_config
 
 
@@ -137,9 +138,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("quickstart", help="rebuild the default model: world -> pretrain -> align -> eval")
-    p.add_argument(
-        "--config", default="configs/quickstart.yaml", help="quickstart preset (default: %(default)s)"
+    add_run_arguments(
+        p,
+        "quickstart preset (default: %(default)s)",
+        "model dir to write (default: %(default)s)",
+        config_default="configs/quickstart.yaml",
+        out_default="checkpoints/default",
     )
-    p.add_argument("--out", default="checkpoints/default", help="model dir to write (default: %(default)s)")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
     p.set_defaults(func=_run)

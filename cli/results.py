@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jepa_vqa.cli import add_run_arguments
 from jepa_vqa.config import load_config, read_json, save_config
 
 
@@ -99,8 +100,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("results", help="the main results table: one recipe, several inputs, with controls")
-    p.add_argument(
-        "--config", default="configs/results.yaml", help="a ResultsConfig YAML (default: %(default)s)"
+    add_run_arguments(
+        p, "a ResultsConfig YAML (default: %(default)s)", out_help=None, config_default="configs/results.yaml"
     )
-    p.add_argument("overrides", nargs="*", metavar="key=value")
     p.set_defaults(func=_run)

@@ -46,11 +46,18 @@ def run_handler(handler: Callable[[], int | None]) -> int:
 
 
 def add_run_arguments(
-    parser: argparse.ArgumentParser, config_help: str = "a YAML preset", out_help: str = "run dir"
+    parser: argparse.ArgumentParser,
+    config_help: str = "a YAML preset",
+    out_help: str | None = "run dir",
+    *,
+    config_default: str | None = None,
+    out_default: str | None = None,
 ) -> None:
-    """``--config F --out DIR [k=v ...]``: the arguments of every training command."""
-    parser.add_argument("--config", required=True, help=config_help)
-    parser.add_argument("--out", required=True, help=out_help)
+    """``--config F --out DIR [k=v ...]``: the arguments of every training command. An option with
+    a default is optional (its help may say ``%(default)s``); ``out_help=None`` leaves ``--out`` out."""
+    parser.add_argument("--config", default=config_default, required=config_default is None, help=config_help)
+    if out_help is not None:
+        parser.add_argument("--out", default=out_default, required=out_default is None, help=out_help)
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
 
 
