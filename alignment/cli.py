@@ -1,11 +1,13 @@
 """Command-line wrappers for `alignment` (registered by cli.main)::
 
 jepa-vqa align --config configs/align/tiny.yaml --out runs/align-tiny [train.steps=50 ...]
+jepa-vqa bench align --config configs/align/tiny.yaml [--stage 2] [--steps 5] [k=v ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 
 from jepa_vqa.cli import add_run_arguments
 
@@ -27,5 +29,22 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_align)
 
 
+def _bench_align(args: argparse.Namespace) -> int:
+    from alignment.bench import bench_align, format_report
+
+    report = bench_align(args.config, args.overrides, args.stage, args.steps, args.warmup, args.threads)
+    print(json.dumps(report) if args.json else format_report(report))
+    return 0
+
+
 def add_bench_commands(sub: argparse._SubParsersAction) -> None:
-    """Register this package's `jepa-vqa bench <what>` commands (none yet)."""
+    """Register this package's `jepa-vqa bench <what>` commands."""
+    p = sub.add_parser("align", help="alignment answers/s, per-phase times, memory")
+    p.add_argument("--config", required=True, help="a configs/align/*.yaml file")
+    p.add_argument("--stage", type=int, choices=(1, 2), default=2, help="which stage's steps (default 2)")
+    p.add_argument("--steps", type=int, default=5, help="timed steps after warm-up (default 5)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed steps first (default 1)")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
+    p.set_defaults(func=_bench_align)

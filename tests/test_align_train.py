@@ -263,3 +263,18 @@ def test_text_bound_and_blind_recipes_train_without_video(tiny, tmp_path, percep
     assert not batch["video_mask"].any() and "frames" not in batch
     prompt = model.tokenizer.decode(batch["input_ids"][0])
     assert ("Scene: A " in prompt) == (perception == "description")
+
+
+def test_bench_align_times_real_steps_phase_by_phase(tiny, capsys):
+    from alignment.bench import PHASES, answers_in
+
+    labels = torch.tensor([[-100, 5, 6, -100, 7, -100], [8, -100, -100, -100, -100, 9]])
+    assert answers_in(labels) == 4  # spans [5 6], [7], [8], [9]
+    data, llm = tiny
+    args = [f"data.path={data}", f"llm={llm}", "stage1.data=qa", "stage2.questions_per_row=2"]
+    assert cli_main(["bench", "align", "--config", TEST_YAML, "--steps", "2", "--threads", "1", "--json", *args]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["stage"] == 2 and report["answers_per_step"] == 4  # 2 rows x 2 questions
+    assert set(report["phases_ms"]) == set(PHASES) and report["phases_ms"]["llm forward"] > 0
+    assert report["answers_per_s"] > 0 and report["precision"] in ("fp32", "bf16")
+    assert "cpu_flags" in report["hardware"]
