@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from jepa_vqa.cli import add_run_arguments
+from jepa_vqa.cli import add_bench_arguments, add_run_arguments
 
 
 def _align(args: argparse.Namespace) -> int:
@@ -40,11 +40,6 @@ def _bench_align(args: argparse.Namespace) -> int:
 def add_bench_commands(sub: argparse._SubParsersAction) -> None:
     """Register this package's `jepa-vqa bench <what>` commands."""
     p = sub.add_parser("align", help="alignment answers/s, per-phase times, memory")
-    p.add_argument("--config", required=True, help="a configs/align/*.yaml file")
     p.add_argument("--stage", type=int, choices=(1, 2), default=2, help="which stage's steps (default 2)")
-    p.add_argument("--steps", type=int, default=5, help="timed steps after warm-up (default 5)")
-    p.add_argument("--warmup", type=int, default=1, help="untimed steps first (default 1)")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
+    add_bench_arguments(p, "a configs/align/*.yaml file", steps=5, warmup=1)
     p.set_defaults(func=_bench_align)

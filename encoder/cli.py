@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from jepa_vqa.cli import add_run_arguments
+from jepa_vqa.cli import add_bench_arguments, add_run_arguments
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -106,12 +106,7 @@ def _run_embed(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 def _add_bench_pretrain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pretrain", help="pretraining clips/s, per-phase times, memory, FLOP/s")
-    p.add_argument("--config", required=True, help="a configs/pretrain/*.yaml file")
-    p.add_argument("--steps", type=int, default=10, help="timed steps after warm-up (default 10)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
+    add_bench_arguments(p, "a configs/pretrain/*.yaml file", steps=10, warmup=2)
     p.set_defaults(func=_run_bench_pretrain)
 
 

@@ -61,6 +61,20 @@ def add_run_arguments(
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
 
 
+def add_bench_arguments(parser: argparse.ArgumentParser, config_help: str, steps: int, warmup: int) -> None:
+    """``--config F [--steps N] [--warmup N] [--threads N] [--json] [k=v ...]``: a training bench."""
+    parser.add_argument("--config", required=True, help=config_help)
+    parser.add_argument(
+        "--steps", type=int, default=steps, help="timed steps after warm-up (default %(default)s)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=warmup, help="untimed steps first (default %(default)s)"
+    )
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
+
+
 def config_module_main(prog: str, description: str, run, argv: list[str] | None = None) -> int:
     """``python -m <module> --config F --out DIR [k=v ...]`` (what ``accelerate launch -m`` runs):
     parse, call ``run(config, out, overrides)``, and turn a ``UserError`` into one line and exit 2."""

@@ -178,6 +178,7 @@ def test_cli_end_to_end_loss_falls_and_model_loads(tiny, tmp_path, capsys):
             "train.batch_size=4",
             "stage1.lr=0.01",
             "stage2.lr=0.01",
+            "train.precision=fp32",  # the same arithmetic on every CPU, bf16 units or not
         ]
     )
     assert code == 0
@@ -272,7 +273,10 @@ def test_bench_align_times_real_steps_phase_by_phase(tiny, capsys):
     assert answers_in(labels) == 4  # spans [5 6], [7], [8], [9]
     data, llm = tiny
     args = [f"data.path={data}", f"llm={llm}", "stage1.data=qa", "stage2.questions_per_row=2"]
-    assert cli_main(["bench", "align", "--config", TEST_YAML, "--steps", "2", "--threads", "1", "--json", *args]) == 0
+    assert (
+        cli_main(["bench", "align", "--config", TEST_YAML, "--steps", "2", "--threads", "1", "--json", *args])
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["stage"] == 2 and report["answers_per_step"] == 4  # 2 rows x 2 questions
     assert set(report["phases_ms"]) == set(PHASES) and report["phases_ms"]["llm forward"] > 0
