@@ -26,7 +26,7 @@ def test_pooled_grid_fits_budget(grid, budget, expected):
     assert got[0] * got[1] * got[2] <= budget
 
 
-@pytest.mark.parametrize("kind", ["pool-mlp", "attentive"])
+@pytest.mark.parametrize("kind", ["pool-mlp", "mlp-pool", "attentive"])
 def test_shapes_and_token_count(kind):
     proj = build_projector(ProjectorConfig(kind=kind, tokens=32), encoder_dim=24, llm_dim=40)
     tokens = torch.randn(3, 8 * 4 * 4, 24)  # (B, t*h*w, D)
@@ -45,6 +45,22 @@ def test_pool_mlp_keeps_time_order():
     changed[:, 5] += 1.0
     diff = (proj(changed.view(1, 128, 8), grid) - proj(tokens, grid)).abs().sum(-1)[0]  # (32,)
     assert (diff[20:24] > 0).all() and diff[:20].eq(0).all() and diff[24:].eq(0).all()
+
+
+def test_mlp_pool_sees_inside_a_cell_that_pool_mlp_averages_away():
+    """Two inputs with the same 2 x 2 cell means: pool-mlp cannot tell them apart, mlp-pool can
+    (an object in one token of a cell vs spread over the cell)."""
+    torch.manual_seed(0)
+    grid = (1, 2, 2)
+    v = torch.randn(8)
+    spread = v.expand(1, 4, 8)  # (B, N, D): the same vector in all four tokens of the one cell
+    peaked = torch.zeros(1, 4, 8)
+    peaked[:, 0] = 4 * v  # all of it in one token: the same mean
+    for kind, differs in (("pool-mlp", False), ("mlp-pool", True)):
+        proj = build_projector(ProjectorConfig(kind=kind, tokens=1), encoder_dim=8, llm_dim=6).eval()
+        assert proj.num_tokens(grid) == 1
+        gap = (proj(spread, grid) - proj(peaked, grid)).abs().max()
+        assert (gap > 1e-3) == differs, kind
 
 
 def test_time_embedding_distinguishes_steps():
@@ -74,7 +90,7 @@ def test_time_steps_pool_time_to_give_space_more_tokens():
         from_dict(ProjectorConfig, {"time_steps": 0})
 
 
-@pytest.mark.parametrize("kind", ["pool-mlp", "attentive"])
+@pytest.mark.parametrize("kind", ["pool-mlp", "mlp-pool", "attentive"])
 def test_input_standardisation_removes_per_channel_offset_and_scale(kind):
     torch.manual_seed(0)
     proj = build_projector(ProjectorConfig(kind=kind, tokens=8), encoder_dim=6, llm_dim=10).eval()

@@ -10,6 +10,9 @@ Two kinds behind one interface (``forward(tokens, grid)``, ``num_tokens(grid)``)
 
 - ``pool-mlp``: adaptive average pooling over space, per time step, down to a token budget (time
   order survives: K = t x (ph*pw)), an optional learned time embedding, then a 2-layer GELU MLP;
+- ``mlp-pool``: the MLP on every encoder token first, then the same pooling (as LLaVA-Video pools
+  after its projector): a small object that covers one token of a 2 x 2 cell becomes a nonlinear
+  feature before the average, instead of a quarter of a linear mix;
 - ``attentive``: K learned queries cross-attend to all tokens (with the time embedding), then the MLP.
 
 ::
@@ -33,9 +36,9 @@ from torch.nn import functional as F
 class ProjectorConfig:
     """Projector settings; saved in the model's config.json."""
 
-    kind: Literal["pool-mlp", "attentive"] = "pool-mlp"
+    kind: Literal["pool-mlp", "mlp-pool", "attentive"] = "pool-mlp"
     tokens: int = 32  # budget K of video tokens per clip
-    time_steps: int | None = None  # pool-mlp: at most this many time steps (None: all the budget allows)
+    time_steps: int | None = None  # pool kinds: at most this many time steps (None: all the budget allows)
     normalize_input: bool = True  # standardise encoder channels with dataset statistics
     # >0: the statistics are per token position (this many encoder tokens, e.g. 512 = 8 x 8 x 8), so
     # what every clip shares at a position (walls, floor, the occluder's place) is subtracted and
@@ -170,6 +173,22 @@ class PoolMLPProjector(Projector):
         return self.output(x)  # (B, K, W)
 
 
+class MLPPoolProjector(PoolMLPProjector):
+    """The MLP on every (time-embedded) token, then adaptive average pooling over (t, h, w)."""
+
+    def forward(self, tokens: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+        b, n, _ = tokens.shape
+        t, h, w = grid
+        if n != t * h * w:
+            raise ValueError(f"{n} tokens do not match the grid {grid}")
+        pt, ph, pw = pooled_grid(grid, self.cfg.tokens, self.cfg.time_steps)
+        x = self.add_time(self.standardise(tokens).reshape(b, t, h * w, -1))  # (B, t, h*w, D)
+        x = self.mlp(x)  # (B, t, h*w, W)
+        x = x.permute(0, 3, 1, 2).reshape(b, -1, t, h, w)  # (B, W, t, h, w)
+        x = F.adaptive_avg_pool3d(x, (pt, ph, pw)).flatten(2).transpose(1, 2)  # (B, K, W)
+        return self.out_norm(x)
+
+
 class AttentiveProjector(Projector):
     """K learned queries cross-attending to the (time-embedded) tokens, then the MLP."""
 
@@ -195,7 +214,7 @@ class AttentiveProjector(Projector):
         return self.output(x + q)  # (B, K, W)
 
 
-PROJECTORS = {"pool-mlp": PoolMLPProjector, "attentive": AttentiveProjector}
+PROJECTORS = {"pool-mlp": PoolMLPProjector, "mlp-pool": MLPPoolProjector, "attentive": AttentiveProjector}
 
 
 def build_projector(cfg: ProjectorConfig, encoder_dim: int, llm_dim: int) -> Projector:
