@@ -216,8 +216,26 @@ def headline(results: dict) -> tuple[dict, dict]:
     return m["overall"], m.get("baselines", {})
 
 
+def _model_choices(run_dir: Path) -> dict:
+    """``{id: choice}`` of the model condition in a run's samples.jsonl (empty when absent)."""
+    path = run_dir / "samples.jsonl"
+    if not path.is_file():
+        return {}
+    rows = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return {r["id"]: r.get("choice") for r in rows if r.get("condition", "model") == "model"}
+
+
+def choice_agreement(reference: Path, other: Path) -> float | None:
+    """Fraction of the questions both runs answered on which ``other`` chose what ``reference``
+    chose (e.g. int8 or bf16 against fp32); None when they share no question."""
+    ref, oth = _model_choices(reference), _model_choices(other)
+    shared = ref.keys() & oth.keys()
+    return sum(ref[k] == oth[k] for k in shared) / len(shared) if shared else None
+
+
 def compare_table(dirs: list[str]) -> str:
-    """One markdown table across result dirs: task, model, score and controls."""
+    """One markdown table across result dirs: task, model, score, controls, and how often each
+    run's choices agree with the first run's."""
     rows = []
     for d in dirs:
         path = Path(d) / "results.json"
@@ -225,11 +243,14 @@ def compare_table(dirs: list[str]) -> str:
             raise UserError(f"no results.json in {d}")
         res = read_json(path)
         main, ctrl = headline(res)
+        agree = choice_agreement(Path(dirs[0]), Path(d))
         rows.append(
             [d, res.get("task"), res.get("model"), res.get("num_examples"), fmt(main)]
             + [fmt(ctrl.get(c)) for c in CONTROL_ORDER]
+            + ["—" if agree is None else f"{agree:.3f}"]
         )
-    return _table(["run", "task", "model", "n", "accuracy [95% CI]", *CONTROL_ORDER], rows)
+    headers = ["run", "task", "model", "n", "accuracy [95% CI]", *CONTROL_ORDER, "same choice as first"]
+    return _table(headers, rows)
 
 
 def variants_table(runs: list[tuple[str, dict]], conditions=("model", "blind", "shuffled")) -> str:

@@ -366,3 +366,21 @@ def test_question_types_select_the_examples(world, tmp_path):
             PixelSpy(), "world-qa", data=str(world), out_dir=tmp_path / "p", controls=False,
             config=EvalConfig(n_boot=50, question_types=["astrology"]), progress=False,
         )  # fmt: skip
+
+
+def test_choice_agreement_counts_shared_questions_of_the_model_condition(tmp_path):
+    from eval.report import choice_agreement
+
+    def run(name: str, choices: dict) -> Path:
+        d = tmp_path / name
+        d.mkdir()
+        rows = [{"id": k, "condition": "model", "choice": v} for k, v in choices.items()]
+        rows.append({"id": "a", "condition": "blind", "choice": "never compared"})
+        (d / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return d
+
+    fp32 = run("fp32", {"a": "red", "b": "2", "c": "up", "d": "left"})
+    int8 = run("int8", {"a": "red", "b": "3", "c": "up", "e": "down"})  # d and e not shared
+    assert choice_agreement(fp32, int8) == pytest.approx(2 / 3)
+    assert choice_agreement(fp32, fp32) == 1.0
+    assert choice_agreement(fp32, tmp_path) is None  # no samples.jsonl

@@ -162,3 +162,4 @@ def test_two_process_run_equals_single_process(model, world, tmp_path, accelerat
     lines = table.stdout.strip().splitlines()
     assert lines[0].startswith("| run | task | model |") and len(lines) == 4
     assert lines[2].split("|")[5] == lines[3].split("|")[5]  # the same accuracy cell
+    assert lines[3].split("|")[-2].strip() == "1.000"  # the same choices
