@@ -66,7 +66,7 @@ class _ModuleTimer:
             handle.remove()
 
 
-def _setup(cfg, stage: int, clips: int, cache_dir: Path, device: torch.device):
+def _setup(cfg, stage: int, clips: int, cache_dir: Path, device: torch.device, precision: str):
     """(model, batches, optimizer params, seconds spent caching) for ``clips`` clips of ``stage``."""
     from alignment.batches import Batches, fit_projector_inputs
     from alignment.cache import FeatureCache
@@ -77,7 +77,7 @@ def _setup(cfg, stage: int, clips: int, cache_dir: Path, device: torch.device):
     stage1_ds, qa_ds = _datasets(cfg)
     ds = qa_ds if stage == 2 or stage1_ds is None else stage1_ds
     ds = _first_clips(ds, clips)
-    model = build_model(cfg).to(device)
+    model = build_model(cfg, precision).to(device)
     cache, t0 = None, time.perf_counter()
     if cfg.use_cache:
         cache = FeatureCache(model, cfg.train.cache_dir or cache_dir)
@@ -107,7 +107,9 @@ def bench_align(
     precision = resolve_precision(cfg.train.precision, device)
     size = (cfg.stage1.batch_size or cfg.train.batch_size) if stage == 1 else cfg.train.batch_size
     with tempfile.TemporaryDirectory() as tmp:
-        model, batches, opt, cache_seconds = _setup(cfg, stage, (steps + warmup) * size, Path(tmp), device)
+        model, batches, opt, cache_seconds = _setup(
+            cfg, stage, (steps + warmup) * size, Path(tmp), device, precision
+        )
         params = [p for group in opt.param_groups for p in group["params"]]
         timer = _ModuleTimer({"projector": model.projector, "llm forward": model.llm}, device)
         per_step, answers, tokens = [], [], []

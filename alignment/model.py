@@ -16,8 +16,11 @@ import torch
 from alignment.config import AlignConfig
 
 
-def build_model(cfg: AlignConfig):
-    """``VideoQAModel.build`` from the config, with LoRA attached (peft)."""
+def build_model(cfg: AlignConfig, precision: str = "fp32"):
+    """``VideoQAModel.build`` from the config, with LoRA attached (peft). With ``precision`` bf16
+    the frozen LLM weights are held in bf16 (the trained projector and LoRA stay fp32, and so does
+    their optimizer state): autocast would otherwise cast every weight to bf16 at every call, and
+    on a CPU those copies cost more than the bf16 matmuls save."""
     from vlm.model import VideoQAModel
 
     return VideoQAModel.build(
@@ -28,6 +31,7 @@ def build_model(cfg: AlignConfig):
         lora=cfg.stage2.lora,  # the one LoraSettings, from the YAML to peft
         unfreeze_encoder_blocks=cfg.encoder_tuning.last_blocks,
         perception=cfg.perception,
+        dtype=torch.bfloat16 if precision == "bf16" else None,
     )
 
 

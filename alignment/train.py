@@ -194,7 +194,7 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
 
     # 1. Data and model (LoRA attached from the start; the stage decides what trains).
     stage1_ds, qa_ds = _datasets(cfg)
-    model = build_model(cfg)
+    model = build_model(cfg, precision)
     model.to(accelerator.device)
 
     # 2. Encoder tokens: computed once per clip and cached when the encoder is frozen.

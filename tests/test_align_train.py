@@ -282,3 +282,20 @@ def test_bench_align_times_real_steps_phase_by_phase(tiny, capsys):
     assert set(report["phases_ms"]) == set(PHASES) and report["phases_ms"]["llm forward"] > 0
     assert report["answers_per_s"] > 0 and report["precision"] in ("fp32", "bf16")
     assert "cpu_flags" in report["hardware"]
+
+
+def test_bf16_keeps_the_frozen_llm_in_bf16_and_what_trains_in_fp32(tiny, tmp_path):
+    from jepa_vqa.precision import autocast
+
+    model = build_model(_cfg(tiny), precision="bf16")
+    groups = trainable_parameters(model)
+    trained = {id(p) for ps in groups.values() for p in ps}
+    frozen_llm = [p for p in model.llm.parameters() if id(p) not in trained]
+    assert frozen_llm and all(p.dtype == torch.bfloat16 for p in frozen_llm)
+    assert all(p.dtype == torch.float32 for ps in groups.values() for p in ps)  # fp32 master weights
+    set_stage(model, 2)
+    batch = Batches(model, load_qa(tiny[0], "train"), FeatureCache(model, tmp_path / "cache"))([0, 1])
+    with autocast("bf16", "cpu"):
+        loss = model(batch)
+    loss.backward()
+    assert torch.isfinite(loss) and all(p.grad.dtype == torch.float32 for p in groups["lora"])
