@@ -2,6 +2,7 @@
 
     enc = load_encoder("runs/pretrain-tiny")      # a pretrain run dir (uses DIR/encoder/) or an exported dir
     enc = load_encoder("random:test")             # seeded random init of a preset (controls, tests)
+    enc = load_encoder("pixels:tiny")             # the frames' own patches on the preset's grid (a control)
     enc = load_encoder("vjepa2:facebook/vjepa2-vitl-fpc64-256")   # official weights (or a local dir)
     video = enc.prepare(frames_uint8)             # (T, C, H, W) uint8 -> (T, C, S, S) float, normalised
     tokens = enc(video[None])                     # (1, t*h*w, enc.embed_dim), (time, height, width) order
@@ -66,6 +67,11 @@ def encoder_from_config(config: dict, spec: str = "") -> nn.Module:
         from jepa_vqa.config import from_dict
 
         return VideoEncoder(VisionTransformer(from_dict(ViTConfig, config["vit"])), spec)
+    if model_type == "pixels":
+        from encoder.pixels import PixelEncoder
+        from jepa_vqa.config import from_dict
+
+        return PixelEncoder(from_dict(ViTConfig, config["vit"]), spec)
     if model_type == "vjepa2":
         from encoder.vjepa2 import VJEPA2Encoder
 
@@ -111,10 +117,15 @@ def _load_dir(path: Path) -> nn.Module:
 
 
 def load_encoder(spec: str) -> nn.Module:
-    """A ``VideoEncoder`` from a dir, ``vjepa2:<hub id or dir>``, or ``random:<preset>``."""
+    """A ``VideoEncoder`` from a dir, ``vjepa2:<hub id or dir>``, ``random:<preset>`` or
+    ``pixels:<preset>`` (the frames' own patches: ``encoder.pixels``)."""
     spec = str(spec)
     if spec.startswith("random:"):
         return random_encoder(spec.split(":", 1)[1]).eval()
+    if spec.startswith("pixels:"):
+        from encoder.pixels import PixelEncoder
+
+        return PixelEncoder.from_preset(spec.split(":", 1)[1])
     if spec.startswith("vjepa2:"):
         from encoder.vjepa2 import load_vjepa2
 
@@ -123,5 +134,5 @@ def load_encoder(spec: str) -> nn.Module:
     if path.is_dir():
         return _load_dir(path.resolve()).eval()
     raise UserError(
-        f"encoder spec '{spec}' is not a directory, 'vjepa2:<hub id or dir>' or 'random:<preset>'"
+        f"encoder spec '{spec}' is not a directory, 'vjepa2:<hub id or dir>', 'random:<preset>' or 'pixels:<preset>'"
     )

@@ -80,7 +80,32 @@ def test_run_dir_with_only_the_objective(tmp_path):
     assert torch.allclose(enc(video), obj.target_encoder(video))
 
 
-@pytest.mark.parametrize("spec", ["random:huge", "/no/such/dir", "vjepa2:", "vjepa2:/no/such/dir"])
+def test_pixel_encoder_tokens_are_the_frames_patches(tmp_path):
+    from encoder.vit import patchify
+    from vlm.model import VideoQAModel
+    from vlm.testing import make_tiny_llm
+
+    enc = load_encoder("pixels:test")
+    video = enc.prepare(_frames())[None]  # (1, T, C, S, S)
+    tokens = enc(video)
+    t, h, w = enc.grid(*video.shape[1:2], *video.shape[3:])
+    assert (
+        tokens.shape
+        == (1, t * h * w, enc.embed_dim)
+        == (1, t * h * w, 3 * enc.cfg.tubelet * enc.cfg.patch_size**2)
+    )
+    torch.testing.assert_close(tokens, patchify(video, enc.cfg.tubelet, enc.cfg.patch_size))
+    rebuilt = encoder_from_config(enc.config_dict(), enc.spec)
+    torch.testing.assert_close(rebuilt(video), tokens)
+    model = VideoQAModel.build("pixels:test", str(make_tiny_llm(tmp_path / "llm")))  # a model dir round trip
+    loaded = VideoQAModel.from_pretrained(model.save_pretrained(tmp_path / "model"))
+    assert loaded.config.encoder == "pixels:test"
+    torch.testing.assert_close(loaded.encode_tokens(video), tokens)
+
+
+@pytest.mark.parametrize(
+    "spec", ["random:huge", "pixels:huge", "/no/such/dir", "vjepa2:", "vjepa2:/no/such/dir"]
+)
 def test_bad_specs_raise_user_error(spec):
     with pytest.raises(UserError):
         load_encoder(spec)

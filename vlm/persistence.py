@@ -65,7 +65,7 @@ def _write_dir(model, out_dir: Path, config, llm=None) -> None:
     """Write every file of the model dir into the (empty) ``out_dir``."""
     from vlm.card import model_card
 
-    if _stores_encoder_weights(model) and not config.encoder.startswith(("random:", "vjepa2:")):
+    if _stores_encoder_weights(model) and not config.encoder.startswith(("random:", "pixels:", "vjepa2:")):
         config = replace(config, encoder=BUNDLED_ENCODER)  # the dir itself is the encoder's spec
     payload = {"format": FORMAT, **to_dict(config)}
     (out_dir / CONFIG_NAME).write_text(json.dumps(payload, indent=2, default=str) + "\n")
