@@ -2,7 +2,7 @@
 
 Usage:
 
-    jepa-vqa demo [--model DIR_OR_HUB_ID] [--port 7860] [--host 127.0.0.1] [--quantize int8]
+    jepa-vqa demo [--model DIR_OR_HUB_ID] [--port 7860] [--host 127.0.0.1] [--precision auto|fp32|bf16]
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from vlm.inference import add_quantize_argument, load_options
+from vlm.inference import add_precision_argument
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +19,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="model dir or Hub id (default: the shipped default model)")
     p.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0 for all; default local)")
-    add_quantize_argument(p)
+    add_precision_argument(p)
     p.set_defaults(func=_demo)
 
 
@@ -45,10 +45,9 @@ def _demo(args: argparse.Namespace) -> int:
 
     # no --model: the shipped default (vlm.model.default_model_path), with a clear error if not built
     model = VideoQAModel.from_pretrained(
-        resolve_model(args.model), **load_options(args.precision, args.quantize)
+        resolve_model(args.model), precision=args.precision or "auto"
     )  # shared
-    if args.quantize is None:
-        model.to("cuda" if torch.cuda.is_available() else "cpu")
+    model.to("cuda" if torch.cuda.is_available() else "cpu")
     model.eval()
     try:
         serve(model, host=args.host, port=args.port)

@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from vlm.inference import QUANTIZE_CHOICES
-
 CONTROLS = ("blind", "shuffled", "single_frame")
 
 
@@ -27,7 +25,6 @@ class EvalConfig:
     voe_split: str | None = None  # only VoE pairs of this split (None: all; no labels are trained on)
     probe: dict[str, Any] = field(default_factory=dict)  # extra keyword arguments for train_probe
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # the LLM's weights (auto: bf16 units -> bf16)
-    quantize: str | None = None  # "int8": the LLM quantised for CPU decoding (see vlm.inference)
     question_types: list[str] = field(default_factory=list)  # QA tasks: only these types ([] = all)
 
     def __post_init__(self) -> None:
@@ -35,8 +32,6 @@ class EvalConfig:
             raise ValueError("batch_size must be >= 1")
         if self.max_new_tokens < 1:
             raise ValueError("max_new_tokens must be >= 1")
-        if self.quantize is not None and self.quantize not in QUANTIZE_CHOICES:
-            raise ValueError(f"quantize must be one of {QUANTIZE_CHOICES} or unset, got {self.quantize!r}")
         if self.n_boot < 10:
             raise ValueError("n_boot must be >= 10")
         unknown = [c for c in self.controls if c not in CONTROLS]

@@ -227,7 +227,7 @@ def _model_choices(run_dir: Path) -> dict:
 
 def choice_agreement(reference: Path, other: Path) -> float | None:
     """Fraction of the questions both runs answered on which ``other`` chose what ``reference``
-    chose (e.g. int8 or bf16 against fp32); None when they share no question."""
+    chose (e.g. bf16 against fp32); None when they share no question."""
     ref, oth = _model_choices(reference), _model_choices(other)
     shared = ref.keys() & oth.keys()
     return sum(ref[k] == oth[k] for k in shared) / len(shared) if shared else None

@@ -19,7 +19,7 @@ from eval.distributed import barrier, current
 from eval.registry import Task, get_task, list_tasks
 from jepa_vqa.config import load_config, to_dict
 from jepa_vqa.errors import UserError
-from vlm.inference import add_quantize_argument, llm_dtype
+from vlm.inference import add_precision_argument, llm_dtype
 
 
 def default_model_spec() -> str:
@@ -40,16 +40,14 @@ def default_model_spec() -> str:
     return str(path)
 
 
-def load_model(model_or_spec, device: str = "cpu", quantize: str | None = None, precision: str = "auto"):
-    """A ``VideoQAModel`` from a dir/Hub id (or the default when None) on ``device``, its LLM
-    ``quantize``d if asked, else in ``precision``; objects pass through."""
+def load_model(model_or_spec, device: str = "cpu", precision: str = "auto"):
+    """A ``VideoQAModel`` from a dir/Hub id (or the default when None) on ``device``, its LLM in
+    ``precision``; objects pass through."""
     if model_or_spec is not None and not isinstance(model_or_spec, (str, Path)):
         return model_or_spec
     spec = str(model_or_spec) if model_or_spec is not None else default_model_spec()
     from vlm.model import VideoQAModel
 
-    if quantize is not None:
-        return VideoQAModel.from_pretrained(spec, quantize=quantize).eval()  # CPU only
     model = VideoQAModel.from_pretrained(spec, dtype=llm_dtype(precision, device))
     return model.to(device).eval()
 
@@ -133,7 +131,7 @@ def _run_qa(task, model_or_spec, data, limit, cfg, out, dist, progress) -> tuple
         examples = _of_types(examples, cfg.question_types)
     if limit is not None:
         examples = examples[:limit]
-    model = load_model(model_or_spec, dist.device, cfg.quantize, cfg.precision)
+    model = load_model(model_or_spec, dist.device, cfg.precision)
     if getattr(getattr(model, "config", None), "perception", "video") == "description":
         _attach_scenes(examples, data)
     metrics, samples, timings = run_qa(model, examples, cfg, dist, _answer_pool(task, data), progress)
@@ -274,7 +272,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare", nargs="+", metavar="DIR", help="print one table across result dirs and exit")
     p.add_argument("--list", action="store_true", help="list the registered tasks and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_quantize_argument(p)
+    add_precision_argument(p)
     p.add_argument("overrides", nargs="*", metavar="k=v", help="config overrides, e.g. batch_size=4")
 
 
@@ -295,8 +293,6 @@ def run_command(args: argparse.Namespace) -> int:
         raise UserError("--out is required")
     get_task(args.task)  # fail fast on an unknown task, before loading anything heavy
     cfg = load_config(EvalConfig, args.config, args.overrides)
-    if args.quantize:
-        cfg.quantize = args.quantize
     if args.precision:
         cfg.precision = args.precision
     results = evaluate_task(

@@ -380,7 +380,7 @@ def test_choice_agreement_counts_shared_questions_of_the_model_condition(tmp_pat
         return d
 
     fp32 = run("fp32", {"a": "red", "b": "2", "c": "up", "d": "left"})
-    int8 = run("int8", {"a": "red", "b": "3", "c": "up", "e": "down"})  # d and e not shared
-    assert choice_agreement(fp32, int8) == pytest.approx(2 / 3)
+    bf16 = run("bf16", {"a": "red", "b": "3", "c": "up", "e": "down"})  # d and e not shared
+    assert choice_agreement(fp32, bf16) == pytest.approx(2 / 3)
     assert choice_agreement(fp32, fp32) == 1.0
     assert choice_agreement(fp32, tmp_path) is None  # no samples.jsonl

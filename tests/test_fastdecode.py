@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
 
@@ -95,17 +93,6 @@ def test_uncovered_architectures_fall_back():
 
     gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=100, n_embd=32, n_layer=1, n_head=2))
     assert FastDecoder.from_llm(gpt2) is None
-
-
-def test_int8_decoder_matches_an_int8_quantised_llm(llm):
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-    reference = quantize_dynamic(
-        copy.deepcopy(llm), {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8
-    )
-    embeds = _prompt(3)
-    want = _generate(reference, embeds, max_new_tokens=16, eos_token_id=[])
-    assert FastDecoder.from_llm(llm, quantize="int8").generate(embeds, 16, []).equal(want)
 
 
 def test_inference_model_answers_through_it_with_the_generate_answer(llm_dir, tmp_path):

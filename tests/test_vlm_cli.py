@@ -29,11 +29,9 @@ def _run(capsys, *argv):
 
 
 @pytest.mark.parametrize(
-    "quantize",
-    [[], ["--precision", "fp32"], ["--precision", "bf16"], ["--quantize", "int8"]],
-    ids=["auto", "fp32", "bf16", "int8"],
+    "precision", [[], ["--precision", "fp32"], ["--precision", "bf16"]], ids=["auto", "fp32", "bf16"]
 )
-def test_ask_prints_an_answer(capsys, model_dir, clip, quantize):
+def test_ask_prints_an_answer(capsys, model_dir, clip, precision):
     code, out, err = _run(
         capsys,
         "ask",
@@ -44,7 +42,7 @@ def test_ask_prints_an_answer(capsys, model_dir, clip, quantize):
         "--max-new-tokens",
         "5",
         "--no-stream",
-        *quantize,
+        *precision,
     )
     assert code == 0, err
     assert out.endswith("\n") and out.count("\n") >= 1
@@ -122,15 +120,12 @@ def test_bench_answer_records_the_precision_it_ran(capsys, model_dir, clip):
     assert code == 0 and json.loads(out.strip().splitlines()[-1])["precision"] == "bfloat16"
 
 
-def test_quantize_int8_benches_and_bad_mode_exits_2(capsys, model_dir, clip):
-    code, out, _ = _run(
-        capsys, "bench", "answer", "--model", str(model_dir), "--video", str(clip), "--runs", "1",
-        "--new-tokens", "3", "--quantize", "int8",
-    )  # fmt: skip
-    assert code == 0 and json.loads(out.strip().splitlines()[-1])["tokens_per_s"] > 0
+def test_removed_quantize_flag_exits_2(capsys, model_dir, clip):
+    """int8 was removed (#14: its choices agreed with fp32's on 42% of world-qa); --precision bf16
+    is the fast CPU path."""
     with pytest.raises(SystemExit) as exc:  # argparse: usage line and exit 2
-        main(["ask", "--model", str(model_dir), str(clip), "What?", "--quantize", "int4"])
-    assert exc.value.code == 2 and "int4" in capsys.readouterr().err
+        main(["ask", "--model", str(model_dir), str(clip), "What?", "--quantize", "int8"])
+    assert exc.value.code == 2 and "unrecognized arguments: --quantize" in capsys.readouterr().err
 
 
 def test_ask_a_directory_says_it_is_a_directory(capsys, model_dir, tmp_path):

@@ -135,7 +135,7 @@ def bench_answer(
         decoder="fast" if fast and fast_decoder(model) is not None else "generate",
         peak_rss_mb=round(peak_rss_mb(), 1),
         model=model.name,
-        precision=model.quantized or str(model.llm.dtype).removeprefix("torch."),
+        precision=str(model.llm.dtype).removeprefix("torch."),
         hardware=hardware_info(),
     )
     return result

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from vlm.inference import add_quantize_argument, load_options
+from vlm.inference import add_precision_argument
 
 BENCH_FALLBACK = ("random:tiny", "embedded:smollm2-135m-instruct")
 EMPTY_ANSWER = "error: the model returned an empty answer (an untrained model? try more --max-new-tokens)"
@@ -34,7 +34,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--no-stream", action="store_true", help="print the answer only when complete")
-    add_quantize_argument(p)
+    add_precision_argument(p)
     p.set_defaults(func=_ask)
 
     p = sub.add_parser("export", help="write a standalone model dir (LoRA merged into the LLM)")
@@ -67,7 +67,7 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
         default="fast",
         help="fast: vlm.fastdecode for one greedy answer (the default path); generate: llm.generate",
     )
-    add_quantize_argument(p)
+    add_precision_argument(p)
     p.set_defaults(func=_bench_answer)
 
 
@@ -106,9 +106,7 @@ def _ask(args: argparse.Namespace) -> int:
         raise UserError(f"--max-new-tokens must be in 1..4096, got {args.max_new_tokens}")
     from vlm.model import VideoQAModel, resolve_model
 
-    model = VideoQAModel.from_pretrained(
-        resolve_model(args.model), **load_options(args.precision, args.quantize)
-    )
+    model = VideoQAModel.from_pretrained(resolve_model(args.model), precision=args.precision or "auto")
     frames = model.load_frames(args.video)  # bad video: VideoDecodeError (exit 2) before generating
     gen = {"max_new_tokens": args.max_new_tokens}
     if args.no_stream:
@@ -155,17 +153,11 @@ def _bench_answer(args: argparse.Namespace) -> int:
     if args.video is not None:
         _check_video_file(args.video)
     if args.model is not None:
-        model = VideoQAModel.from_pretrained(args.model, **load_options(args.precision, args.quantize))
+        model = VideoQAModel.from_pretrained(args.model, precision=args.precision or "auto")
     elif (default_model_path() / "config.json").is_file():
-        model = VideoQAModel.from_pretrained(
-            default_model_path(), **load_options(args.precision, args.quantize)
-        )
+        model = VideoQAModel.from_pretrained(default_model_path(), precision=args.precision or "auto")
     else:
         model = VideoQAModel.build(*BENCH_FALLBACK)
-        if args.quantize:
-            from vlm.inference import quantize_llm
-
-            quantize_llm(model, args.quantize)
     with tempfile.TemporaryDirectory() as tmp:
         video = args.video or write_test_clip(Path(tmp) / "clip.mp4", num_frames=16)
         print(json.dumps(bench_answer(model, video, args.runs, args.new_tokens, fast=args.decoder == "fast")))

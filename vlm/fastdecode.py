@@ -8,10 +8,8 @@ arithmetic with the LLM's own norms and rotary embedding, but with
 - a preallocated KV cache (no concatenation, no cache objects),
 - no masks (one unpadded sequence), no logits processors, argmax on the last position only.
 
-``quantize="int8"`` stores the fused projections and the LM head as dynamically quantised int8
-(per-channel, fbgemm), a quarter of the bytes to read per token. It is what ``generate_ids`` uses
-for a single greedy answer on an inference model; everything else (batches, sampling, other
-architectures) goes through ``llm.generate``::
+It is what ``generate_ids`` uses for a single greedy answer on an inference model; everything else
+(batches, sampling, other architectures) goes through ``llm.generate``::
 
     decoder = FastDecoder.from_llm(model.llm)             # None if the architecture is not covered
     ids = decoder.generate(inputs_embeds, max_new_tokens=32, eos_token_ids=[2])   # (1, new)
@@ -19,7 +17,6 @@ architectures) goes through ``llm.generate``::
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -28,18 +25,6 @@ from torch import nn
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
 SUPPORTED = ("llama", "qwen2")
-
-
-def int8_linears(module):
-    """``module`` in float and eval mode with every nn.Linear dynamically int8-quantised (per-channel
-    weights, fbgemm), in place; returns it (or its replacement, if it is itself a Linear)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch's notice that quantized tensors will move to torchao
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-        return quantize_dynamic(
-            module.float().eval(), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
-        )
 
 
 def _fuse(*linears: nn.Linear) -> nn.Linear:
@@ -93,15 +78,13 @@ class _Layer(nn.Module):
 class FastDecoder(nn.Module):
     """Greedy decoding of one prompt with fused projections and a preallocated KV cache."""
 
-    def __init__(self, llm: nn.Module, quantize: str | None = None) -> None:
+    def __init__(self, llm: nn.Module) -> None:
         super().__init__()
         base = _base(llm)
         config = base.config
         self.embed = base.get_input_embeddings()
         self.rotary = base.model.rotary_emb
         self.final_norm = base.model.norm
-        if quantize not in (None, "int8"):
-            raise ValueError(f"unknown quantize mode {quantize!r}")
         self.layers = nn.ModuleList(_Layer(layer) for layer in base.model.layers)
         head = _plain_linear(base.get_output_embeddings())
         if head is None:
@@ -114,14 +97,9 @@ class FastDecoder(nn.Module):
         self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
         self.scale = self.head_dim**-0.5
-        if quantize == "int8":
-            for layer in self.layers:
-                for name in ("qkv", "o", "gate_up", "down"):
-                    setattr(layer, name, int8_linears(nn.Sequential(getattr(layer, name)))[0])
-            self.head = int8_linears(nn.Sequential(self.head))[0]
 
     @classmethod
-    def from_llm(cls, llm: nn.Module, quantize: str | None = None) -> FastDecoder | None:
+    def from_llm(cls, llm: nn.Module) -> FastDecoder | None:
         """A decoder over ``llm``'s weights, or None when its architecture is not covered."""
         config = getattr(_base(llm), "config", None)
         if getattr(config, "model_type", None) not in SUPPORTED or getattr(
@@ -134,7 +112,7 @@ class FastDecoder(nn.Module):
         ):
             return None
         try:
-            return cls(llm, quantize)
+            return cls(llm)
         except (TypeError, AttributeError):
             return None
 

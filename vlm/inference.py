@@ -1,33 +1,28 @@
 """Inference speed-ups for a loaded :class:`~vlm.model.VideoQAModel`.
 
 On a CPU, decoding one token reads every LLM weight once, so tokens/s is set by memory traffic and
-per-layer overhead, not by FLOPs. Two levers, both measured by ``jepa-vqa bench answer``:
+per-layer overhead, not by FLOPs. The levers, all measured by ``jepa-vqa bench answer``:
 
 - LoRA merged into the base weights (peft ``merge_adapter``): the adapter stays attached and
   saveable, but decoding no longer runs the extra low-rank matmuls. ``from_pretrained`` merges for
   inference; ``model.train()`` unmerges, so training always sees base + adapter;
-- ``quantize="int8"``: dynamic int8 quantisation of the LLM's linear layers (per-channel weights,
-  fbgemm kernels, a quarter of the fp32 bytes). Inference only: such a model refuses to train or
-  save. Answers can differ from fp32; ``jepa-vqa eval --quantize int8`` measures by how much;
+- ``precision="bf16"`` (``--precision``; ``auto`` picks it where the CPU has bf16 units or on CUDA):
+  half the bytes of fp32 per token;
 - a single greedy answer is decoded by ``vlm.fastdecode.FastDecoder`` (fused projections, a
   preallocated KV cache, no per-step bookkeeping); batches and sampling go through ``generate``.
 
 ::
 
-    model = VideoQAModel.from_pretrained("checkpoints/default", quantize="int8")
+    model = VideoQAModel.from_pretrained("checkpoints/default", precision="auto")
 """
 
 from __future__ import annotations
 
-from jepa_vqa.errors import UserError
-
-QUANTIZE_CHOICES = ("int8",)  # torch is imported lazily: the CLI reads this to build its flags
-PRECISION_CHOICES = ("auto", "fp32", "bf16")  # as jepa_vqa.precision.PRECISIONS
+PRECISION_CHOICES = ("auto", "fp32", "bf16")  # as jepa_vqa.precision.PRECISIONS (torch imported lazily)
 
 
-def add_quantize_argument(parser) -> None:
-    """The ``--precision`` and ``--quantize`` flags of every command that answers questions
-    (ask, eval, demo, bench)."""
+def add_precision_argument(parser) -> None:
+    """The ``--precision`` flag of every command that answers questions (ask, eval, demo, bench)."""
     parser.add_argument(
         "--precision",
         choices=PRECISION_CHOICES,
@@ -35,18 +30,6 @@ def add_quantize_argument(parser) -> None:
         help="LLM weights: bf16 or fp32 (auto: bf16 where the CPU has bf16 units or on CUDA; "
         "default: auto, or the eval config's precision)",
     )
-    parser.add_argument(
-        "--quantize",
-        choices=QUANTIZE_CHOICES,
-        default=None,
-        help="int8: quantise the LLM for fast CPU decoding",
-    )
-
-
-def load_options(precision: str | None, quantize: str | None) -> dict:
-    """``from_pretrained`` keywords for the ``--precision`` / ``--quantize`` flags: int8 wins
-    (its weights are quantised from fp32), else the precision (``None`` = auto)."""
-    return {"quantize": quantize} if quantize else {"precision": precision or "auto"}
 
 
 def llm_dtype(precision: str | None, device="cpu") -> str:
@@ -82,8 +65,6 @@ def fast_decoder(model):
     if model.training:
         return None
     decoder = model.__dict__.get("_fast_decoder")
-    if model.quantized:
-        return decoder  # built from the float weights before quantising (see quantize_llm)
     if decoder is not None and decoder.built_for(model.llm):
         return decoder
     decoder = FastDecoder.from_llm(model.llm)
@@ -94,26 +75,3 @@ def fast_decoder(model):
 def drop_fast_decoder(model) -> None:
     """Forget the decoder (its fused weights are copies that training would make stale)."""
     model.__dict__.pop("_fast_decoder", None)
-
-
-def quantize_llm(model, mode: str) -> None:
-    """Fold LoRA into the LLM, then int8-quantise its linear layers in place (CPU only)."""
-    if mode not in QUANTIZE_CHOICES:
-        raise UserError(f"unknown quantize mode {mode!r}; choose one of {', '.join(QUANTIZE_CHOICES)}")
-    if model.device.type != "cpu":
-        raise UserError("int8 quantisation is for CPU inference; on a GPU use dtype=bfloat16")
-    from vlm.fastdecode import FastDecoder, int8_linears
-
-    llm = model.llm.merge_and_unload() if model.is_lora else model.llm
-    model.__dict__["_fast_decoder"] = FastDecoder.from_llm(llm, quantize=mode)  # fused int8 copies
-    model.llm = int8_linears(llm)
-    model.quantized = mode
-
-
-def refuse_if_quantized(model, action: str) -> None:
-    """A clear error instead of saving or training int8 weights that are meant for inference only."""
-    if getattr(model, "quantized", None):
-        raise UserError(
-            f"cannot {action} a {model.quantized}-quantised model (inference only); "
-            "load it without quantize to do that"
-        )

@@ -35,14 +35,7 @@ from vlm.config import (  # noqa: F401 - VideoQAConfig and LoraSettings are re-e
     VideoQAConfig,
     lora_settings,
 )
-from vlm.inference import (
-    drop_fast_decoder,
-    llm_dtype,
-    merge_lora,
-    quantize_llm,
-    refuse_if_quantized,
-    unmerge_lora,
-)
+from vlm.inference import drop_fast_decoder, llm_dtype, merge_lora, unmerge_lora
 from vlm.persistence import export_model, load_model, push_model, save_model
 from vlm.processor import PromptConfig, VideoQAProcessor
 from vlm.projector import ProjectorConfig, build_projector
@@ -89,7 +82,6 @@ class VideoQAModel(Answering, nn.Module):
         self.encoder = encoder
         self.llm = llm
         self.tokenizer = tokenizer
-        self.quantized: str | None = None  # "int8" after vlm.inference.quantize_llm
         self.name = f"{config.encoder} + {config.llm}"
         llm_dim = llm.get_input_embeddings().embedding_dim
         self.projector = build_projector(config.projector, encoder.embed_dim, llm_dim)
@@ -144,41 +136,33 @@ class VideoQAModel(Answering, nn.Module):
         path_or_id: str | Path | None = None,
         dtype=None,
         trainable: bool = False,
-        quantize: str | None = None,
         precision: str | None = None,
     ) -> VideoQAModel:
         """Load a model dir written by :meth:`save_pretrained` (or a Hub repo holding one);
         ``None``: the shipped default model. For inference (not ``trainable``) LoRA is merged into
-        the LLM; ``quantize="int8"`` also quantises the LLM for fast CPU decoding (see vlm.inference).
-        ``precision`` (auto | fp32 | bf16) picks the LLM's dtype for this machine (instead of ``dtype``)."""
+        the LLM (see vlm.inference). ``precision`` (auto | fp32 | bf16) picks the LLM's dtype for
+        this machine (instead of ``dtype``)."""
         if precision is not None:
-            if dtype is not None or quantize is not None:
-                raise UserError("give one of precision, dtype and quantize")
+            if dtype is not None:
+                raise UserError("give one of precision and dtype")
             dtype = llm_dtype(precision)
         model = load_model(cls, resolve_model(path_or_id), dtype=dtype, trainable=trainable)
-        if quantize is not None:
-            if trainable:
-                raise UserError("a quantised model is for inference only: do not ask for trainable")
-            quantize_llm(model, quantize)
-        elif not trainable:
+        if not trainable:
             merge_lora(model)
         return model
 
     def save_pretrained(self, out_dir: str | Path, card: dict | None = None) -> Path:
         """Write the model dir atomically; ``card`` (training data, results...) goes to README.md."""
-        refuse_if_quantized(self, "save")
         if card is not None:
             self.config.card = dict(card)
         return save_model(self, out_dir)
 
     def export(self, out_dir: str | Path, merge: bool = True) -> Path:
         """A standalone dir with the LLM weights inside (``llm/``); ``merge`` folds LoRA into them."""
-        refuse_if_quantized(self, "export")
         return export_model(self, out_dir, merge=merge)
 
     def push_to_hub(self, repo_id: str, private: bool = False, token: str | None = None) -> str:
         """Save to a temp dir and upload it to the Hub repo ``repo_id``; returns the commit URL."""
-        refuse_if_quantized(self, "push")
         return push_model(self, repo_id, private=private, token=token)
 
     # -- trainable parts ---------------------------------------------------------------------------
@@ -227,7 +211,6 @@ class VideoQAModel(Answering, nn.Module):
         """Like ``nn.Module.train``, but a fully frozen encoder stays in eval mode, and training mode
         takes merged LoRA back out of the base weights (so that the adapter gets gradients)."""
         if mode:
-            refuse_if_quantized(self, "train")
             unmerge_lora(self)
             drop_fast_decoder(self)
         super().train(mode)
