@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     from jepa_vqa.errors import UserError
     from vlm.model import VideoQAModel
 
-    p = argparse.ArgumentParser(prog="python -m alignment.video_reliance", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m alignment.video_reliance", description=__doc__.splitlines()[0]
+    )
     p.add_argument("--model", required=True, help="a trained model dir")
     p.add_argument("--data", required=True, help="a worlds dataset dir")
     p.add_argument("--split", default="train")
