@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The alignment levers of the README's "Levers on the alignment side" table: each row is the tiny
+# recipe (configs/align/tiny.yaml) on the quickstart world with the shipped model's JEPA encoder,
+# plus the row's overrides; evaluated on the test split of a world from a seed no config uses, and
+# checked with alignment.video_reliance on 32 training rows. About 25 min of alignment and 2 min of
+# eval per row on 2 CPU cores with bf16 units. Usage: bash benchmarks/alignment_levers.sh [ROW ...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+J=${JEPA_VQA:-.venv/bin/jepa-vqa}
+PY=${PYTHON:-.venv/bin/python}
+[ -f runs/quickstart/world/qa.jsonl ] || $J world --config configs/world/tiny.yaml --out runs/quickstart/world
+[ -f runs/world-seed7/qa.jsonl ] || $J world --config configs/world/tiny.yaml --out runs/world-seed7 num_clips=700 seed=7
+declare -A ROWS=(
+  [tune12]="encoder_tuning.last_blocks=12 encoder_tuning.lr=1e-4 stage2.lora.dropout=0.05"
+  [pos]="projector.input_positions=512 stage2.lora.dropout=0.05"
+  [pos-long]="projector.input_positions=512 train.steps=420"
+  [pos-mlppool-s1]="projector.input_positions=512 projector.kind=mlp-pool stage1.steps=100 train.steps=260"
+  [pixels]="encoder=pixels:tiny projector.input_positions=512 projector.kind=mlp-pool stage1.steps=100 train.steps=260"
+)
+for row in "${@:-${!ROWS[@]}}"; do
+  # shellcheck disable=SC2086
+  $J align --config configs/align/tiny.yaml --out "runs/lever-$row" data.path=runs/quickstart/world \
+    encoder=checkpoints/default ${ROWS[$row]}
+  $J eval --model "runs/lever-$row" --task world-qa --data runs/world-seed7 --out "runs/lever-$row-eval" \
+    "question_types=[attribute,count,motion]" "controls=[blind,shuffled]" generation=false --precision auto
+  $PY -m alignment.video_reliance --model "runs/lever-$row" --data runs/quickstart/world --rows 32
+done
