@@ -67,7 +67,7 @@ class _ModuleTimer:
 
 
 def _setup(cfg, stage: int, clips: int, cache_dir: Path, device: torch.device, precision: str):
-    """(model, batches, optimizer params, seconds spent caching) for ``clips`` clips of ``stage``."""
+    """(model, batches, optimizer, seconds spent caching) for the first ``clips`` clips of ``stage``."""
     from alignment.batches import Batches, fit_projector_inputs
     from alignment.cache import FeatureCache
     from alignment.data import load_scenes
