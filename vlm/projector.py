@@ -85,6 +85,14 @@ def pooled_grid(
     return t, best[0], best[1]
 
 
+def check_grid(tokens: torch.Tensor, grid: tuple[int, int, int]) -> tuple[int, int, int]:
+    """``tokens`` (B, N, D) must hold one token per cell of ``grid`` (t, h, w); returns (B, N, D)."""
+    b, n, d = tokens.shape
+    if n != grid[0] * grid[1] * grid[2]:
+        raise ValueError(f"{n} tokens do not match the grid {grid}")
+    return b, n, d
+
+
 class _MLP(nn.Sequential):
     def __init__(self, in_dim: int, hidden: int, out_dim: int) -> None:
         super().__init__(
@@ -160,15 +168,18 @@ class PoolMLPProjector(Projector):
         t, ph, pw = pooled_grid(grid, self.cfg.tokens, self.cfg.time_steps)
         return t * ph * pw
 
+    def pool(self, x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+        """``x`` (B, t*h*w, C) on ``grid`` -> cell means (B, t', ph*pw, C), time order kept."""
+        b, _, c = x.shape
+        x = x.transpose(1, 2).reshape(b, c, *grid)  # (B, C, t, h, w)
+        x = F.adaptive_avg_pool3d(
+            x, pooled_grid(grid, self.cfg.tokens, self.cfg.time_steps)
+        )  # (B, C, t', ph, pw)
+        return x.flatten(3).permute(0, 2, 3, 1)  # (B, t', ph*pw, C)
+
     def forward(self, tokens: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
-        b, n, d = tokens.shape
-        t, h, w = grid
-        if n != t * h * w:
-            raise ValueError(f"{n} tokens do not match the grid {grid}")
-        pt, ph, pw = pooled_grid(grid, self.cfg.tokens, self.cfg.time_steps)
-        x = self.standardise(tokens).transpose(1, 2).reshape(b, d, t, h, w)  # (B, D, t, h, w)
-        x = F.adaptive_avg_pool3d(x, (pt, ph, pw))  # (B, D, t', ph, pw)
-        x = x.flatten(3).permute(0, 2, 3, 1)  # (B, t', ph*pw, D)
+        check_grid(tokens, grid)
+        x = self.pool(self.standardise(tokens), grid)  # (B, t', ph*pw, D)
         x = self.add_time(x).flatten(1, 2)  # (B, K, D)
         return self.output(x)  # (B, K, W)
 
@@ -177,16 +188,10 @@ class MLPPoolProjector(PoolMLPProjector):
     """The MLP on every (time-embedded) token, then adaptive average pooling over (t, h, w)."""
 
     def forward(self, tokens: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
-        b, n, _ = tokens.shape
-        t, h, w = grid
-        if n != t * h * w:
-            raise ValueError(f"{n} tokens do not match the grid {grid}")
-        pt, ph, pw = pooled_grid(grid, self.cfg.tokens, self.cfg.time_steps)
-        x = self.add_time(self.standardise(tokens).reshape(b, t, h * w, -1))  # (B, t, h*w, D)
-        x = self.mlp(x)  # (B, t, h*w, W)
-        x = x.permute(0, 3, 1, 2).reshape(b, -1, t, h, w)  # (B, W, t, h, w)
-        x = F.adaptive_avg_pool3d(x, (pt, ph, pw)).flatten(2).transpose(1, 2)  # (B, K, W)
-        return self.out_norm(x)
+        b, n, d = check_grid(tokens, grid)
+        x = self.add_time(self.standardise(tokens).reshape(b, grid[0], n // grid[0], d))  # (B, t, h*w, D)
+        x = self.mlp(x).flatten(1, 2)  # (B, t*h*w, W)
+        return self.out_norm(self.pool(x, grid).flatten(1, 2))  # (B, K, W)
 
 
 class AttentiveProjector(Projector):
@@ -203,10 +208,8 @@ class AttentiveProjector(Projector):
         return self.cfg.tokens
 
     def forward(self, tokens: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
-        b, n, d = tokens.shape
+        b, n, d = check_grid(tokens, grid)
         t = grid[0]
-        if n != t * grid[1] * grid[2]:
-            raise ValueError(f"{n} tokens do not match the grid {grid}")
         x = self.standardise(tokens).reshape(b, t, n // t, d)  # (B, t, h*w, D)
         kv = self.norm(self.add_time(x).flatten(1, 2))  # (B, N, D)
         q = self.queries.expand(b, -1, -1)  # (B, K, D)
