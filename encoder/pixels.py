@@ -14,7 +14,7 @@ from torch import nn
 
 from encoder.config import ViTConfig
 from encoder.prepare import IMAGENET_MEAN, IMAGENET_STD, prepare_frames
-from encoder.vit import patchify
+from encoder.vit import patchify, token_grid
 from jepa_vqa.errors import UserError
 
 MODEL_TYPE = "pixels"
@@ -43,12 +43,7 @@ class PixelEncoder(nn.Module):
 
     def grid(self, T: int, H: int, W: int) -> tuple[int, int, int]:
         """Token grid ``(t, h, w)`` of a clip of T frames at H x W."""
-        c = self.cfg
-        if T % c.tubelet or H % c.patch_size or W % c.patch_size:
-            raise UserError(
-                f"video of {T} frames at {H}x{W} does not fit tubelet {c.tubelet} / patch {c.patch_size}"
-            )
-        return (T // c.tubelet, H // c.patch_size, W // c.patch_size)
+        return token_grid(self.cfg, T, H, W)
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         """(B, T, C, H, W) float -> (B, t*h*w, embed_dim)."""

@@ -116,6 +116,16 @@ def gather_tokens(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     return torch.gather(x, 1, idx.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
 
 
+def token_grid(cfg: ViTConfig, T: int, H: int, W: int) -> tuple[int, int, int]:
+    """Token grid ``(t, h, w)`` of a clip of T frames at H x W under ``cfg``'s tubelet and patch."""
+    if T % cfg.tubelet or H % cfg.patch_size or W % cfg.patch_size:
+        raise UserError(
+            f"video of {T} frames at {H}x{W} does not fit tubelet {cfg.tubelet} / patch {cfg.patch_size}: "
+            "frames must be a multiple of the tubelet and height/width multiples of the patch"
+        )
+    return (T // cfg.tubelet, H // cfg.patch_size, W // cfg.patch_size)
+
+
 def patchify(video: torch.Tensor, tubelet: int, patch: int) -> torch.Tensor:
     """(B, T, C, H, W) -> (B, t*h*w, C*tubelet*patch*patch); each vector ordered (C, tubelet, P, P)."""
     B, T, C, H, W = video.shape
@@ -165,13 +175,7 @@ class VisionTransformer(nn.Module):
     # -- geometry
     def grid(self, T: int, H: int, W: int) -> tuple[int, int, int]:
         """Token grid ``(t, h, w)`` of a clip of T frames at H x W."""
-        c = self.cfg
-        if T % c.tubelet or H % c.patch_size or W % c.patch_size:
-            raise UserError(
-                f"video of {T} frames at {H}x{W} does not fit tubelet {c.tubelet} / patch {c.patch_size}: "
-                "frames must be a multiple of the tubelet and height/width multiples of the patch"
-            )
-        return (T // c.tubelet, H // c.patch_size, W // c.patch_size)
+        return token_grid(self.cfg, T, H, W)
 
     def embed(self, video: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
         """Patch tokens with absolute positions if configured: (B, T, C, H, W) -> (B, N, D), grid."""
