@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from encoder.bench import peak_memory_mb, timed
+from encoder.bench import PhaseTimer, peak_memory_mb, timed
 from jepa_vqa.precision import autocast, hardware_info, resolve_precision
 
 PHASES = ("batch", "projector", "llm forward", "loss", "backward", "optimizer")
@@ -29,41 +29,6 @@ def answers_in(labels: torch.Tensor) -> int:
     target = labels != -100  # (B, L)
     starts = target[:, 1:] & ~target[:, :-1]  # (B, L-1): a span begins after a prompt token
     return int(starts.sum() + target[:, 0].sum())
-
-
-class _ModuleTimer:
-    """Wall time of every call of a few modules, added into a dict under their phase names."""
-
-    def __init__(self, modules: dict[str, torch.nn.Module], device: torch.device) -> None:
-        self.times: dict[str, float] = {}
-        self.device, self._start, self._handles = device, {}, []
-        for phase, module in modules.items():
-            self._handles.append(module.register_forward_pre_hook(self._pre(phase)))
-            self._handles.append(module.register_forward_hook(self._post(phase)))
-
-    def _pre(self, phase: str):
-        def hook(module, args):
-            if self.device.type == "cuda":
-                torch.cuda.synchronize(self.device)
-            self._start[phase] = time.perf_counter()
-
-        return hook
-
-    def _post(self, phase: str):
-        def hook(module, args, output):
-            if self.device.type == "cuda":
-                torch.cuda.synchronize(self.device)
-            self.times[phase] = self.times.get(phase, 0.0) + time.perf_counter() - self._start[phase]
-
-        return hook
-
-    def take(self) -> dict[str, float]:
-        times, self.times = self.times, {}
-        return times
-
-    def remove(self) -> None:
-        for handle in self._handles:
-            handle.remove()
 
 
 def _setup(cfg, stage: int, clips: int, cache_dir: Path, device: torch.device, precision: str):
@@ -111,7 +76,7 @@ def bench_align(
             cfg, stage, (steps + warmup) * size, Path(tmp), device, precision
         )
         params = [p for group in opt.param_groups for p in group["params"]]
-        timer = _ModuleTimer({"projector": model.projector, "llm forward": model.llm}, device)
+        timer = PhaseTimer({"projector": [model.projector], "llm forward": [model.llm]}, device)
         per_step, answers, tokens = [], [], []
         for step in range(warmup + steps):
             times: dict[str, float] = {}

@@ -74,19 +74,27 @@ def phase_of(child_name: str) -> str:
 
 
 class PhaseTimer:
-    """Accumulates, per phase, the time spent inside the modules of each top-level child of an
-    objective (outermost hooked call only, with a device sync at both ends)."""
+    """Accumulates, per phase, the time spent inside that phase's modules (outermost hooked call
+    only, with a device sync at both ends)."""
 
-    def __init__(self, objective: nn.Module, device: torch.device):
+    def __init__(self, phases: dict[str, list[nn.Module]], device: torch.device):
         self.device = device
         self.times: dict[str, float] = defaultdict(float)
         self._depth: dict[str, int] = defaultdict(int)
         self._start: dict[str, float] = {}
         self._handles = []
+        for phase, modules in phases.items():
+            for module in modules:
+                self._handles.append(module.register_forward_pre_hook(self._pre(phase)))
+                self._handles.append(module.register_forward_hook(self._post(phase)))
+
+    @classmethod
+    def of_objective(cls, objective: nn.Module, device: torch.device) -> PhaseTimer:
+        """Every module of each top-level child of a pretraining objective, under ``phase_of``."""
+        phases: dict[str, list[nn.Module]] = defaultdict(list)
         for name, child in objective.named_children():
-            for module in child.modules():
-                self._handles.append(module.register_forward_pre_hook(self._pre(phase_of(name))))
-                self._handles.append(module.register_forward_hook(self._post(phase_of(name))))
+            phases[phase_of(name)].extend(child.modules())
+        return cls(phases, device)
 
     def _pre(self, phase: str):
         def hook(module, args):
@@ -241,7 +249,7 @@ def bench_pretrain(
         _train_step(obj, optimizer, masker, video, 0, total, cfg, device, precision, None, {})
     flops_per_step = counter.get_total_flops()
 
-    timer = PhaseTimer(obj, device)
+    timer = PhaseTimer.of_objective(obj, device)
     rows: list[dict[str, float]] = []
     for step in range(1, total):
         times: dict[str, float] = {}
