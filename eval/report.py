@@ -225,25 +225,28 @@ def _model_choices(run_dir: Path) -> dict:
     return {r["id"]: r.get("choice") for r in rows if r.get("condition", "model") == "model"}
 
 
+def _agreement(ref: dict, oth: dict) -> float | None:
+    shared = ref.keys() & oth.keys()
+    return sum(ref[k] == oth[k] for k in shared) / len(shared) if shared else None
+
+
 def choice_agreement(reference: Path, other: Path) -> float | None:
     """Fraction of the questions both runs answered on which ``other`` chose what ``reference``
     chose (e.g. bf16 against fp32); None when they share no question."""
-    ref, oth = _model_choices(reference), _model_choices(other)
-    shared = ref.keys() & oth.keys()
-    return sum(ref[k] == oth[k] for k in shared) / len(shared) if shared else None
+    return _agreement(_model_choices(reference), _model_choices(other))
 
 
 def compare_table(dirs: list[str]) -> str:
     """One markdown table across result dirs: task, model, score, controls, and how often each
     run's choices agree with the first run's."""
-    rows = []
+    rows, reference = [], _model_choices(Path(dirs[0]))  # the first run's choices, read once
     for d in dirs:
         path = Path(d) / "results.json"
         if not path.is_file():
             raise UserError(f"no results.json in {d}")
         res = read_json(path)
         main, ctrl = headline(res)
-        agree = choice_agreement(Path(dirs[0]), Path(d))
+        agree = _agreement(reference, _model_choices(Path(d)))
         rows.append(
             [d, res.get("task"), res.get("model"), res.get("num_examples"), fmt(main)]
             + [fmt(ctrl.get(c)) for c in CONTROL_ORDER]
