@@ -173,7 +173,7 @@ def test_cli_end_to_end_loss_falls_and_model_loads(tiny, tmp_path, capsys):
             f"data.path={data}",
             f"llm={llm}",
             "stage1.data=qa",
-            "train.steps=14",
+            "train.steps=24",
             "stage1.steps=4",
             "train.batch_size=4",
             "stage1.lr=0.01",
@@ -194,7 +194,7 @@ def test_cli_end_to_end_loss_falls_and_model_loads(tiny, tmp_path, capsys):
     ):
         assert (out / name).exists(), name
     losses = [r["loss"] for r in read_metrics(out / "metrics.jsonl")]
-    assert len(losses) == 14 and sum(losses[-3:]) / 3 < 0.6 * sum(losses[:3]) / 3
+    assert len(losses) == 24 and sum(losses[-3:]) / 3 < 0.6 * sum(losses[:3]) / 3
     card = (out / "README.md").read_text()
     assert "Training data" in card and "hardware" in card and str(data) in card
     model = VideoQAModel.from_pretrained(out)
