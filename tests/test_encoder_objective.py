@@ -43,13 +43,13 @@ def test_loss_decreases_on_a_fixed_batch(name):
     masks = obj.masker()(2, torch.Generator().manual_seed(0))
     opt = torch.optim.AdamW(obj.param_groups(0.0), lr=1e-2)
     losses = []
-    for step in range(20):
+    for step in range(40):
         loss, info = obj(video, masks, step)
         assert set(info) >= {"loss", "target_std"} and all(isinstance(v, float) for v in info.values())
         opt.zero_grad()
         loss.backward()
         opt.step()
-        obj.update_target(step, 20)
+        obj.update_target(step, 40)
         losses.append(loss.item())
     assert losses[-1] < 0.97 * losses[0], losses
     assert sum(losses[-5:]) < sum(losses[:5]), losses
