@@ -44,6 +44,7 @@ class Stage1Config:
 @dataclass
 class Stage2Config:
     lr: float = 2e-4  # LoRA and projector learning rate in stage 2
+    projector_lr: float = 0.0  # >0: the projector's own stage-2 peak lr (same schedule); 0: stage2.lr
     lora: LoraSettings = field(default_factory=LoraSettings)
     # >1: up to N questions about one clip share a row (and its video prefix), each attending only to
     # the prefix and itself: the losses of separate rows at a fraction of the compute. The batch
@@ -51,8 +52,8 @@ class Stage2Config:
     questions_per_row: int = 1
 
     def __post_init__(self) -> None:
-        if self.lr <= 0:
-            raise ValueError("stage2.lr must be > 0")
+        if self.lr <= 0 or self.projector_lr < 0:
+            raise ValueError("stage2.lr must be > 0 and stage2.projector_lr >= 0")
         if self.questions_per_row < 1:
             raise ValueError("stage2.questions_per_row must be >= 1")
 

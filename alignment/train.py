@@ -91,11 +91,16 @@ def _optimizer(cfg: AlignConfig, groups: dict[str, list[torch.nn.Parameter]]) ->
 
 
 def _set_lr(cfg: AlignConfig, opt: torch.optim.Optimizer, step: int) -> float:
-    """Set this step's lr on every group (unfrozen encoder blocks follow the same curve, scaled)."""
+    """Set this step's lr on every group: all follow one curve, scaled to the encoder's lr for
+    unfrozen encoder blocks and, in stage 2, to ``stage2.projector_lr`` for the projector."""
     lr = _lr(cfg, step)
-    base = cfg.stage1.lr if step < cfg.stage1.steps else cfg.stage2.lr
+    stage2 = step >= cfg.stage1.steps
+    base = cfg.stage2.lr if stage2 else cfg.stage1.lr
+    peak = {"encoder": cfg.encoder_tuning.lr}
+    if stage2 and cfg.stage2.projector_lr:
+        peak["projector"] = cfg.stage2.projector_lr
     for group in opt.param_groups:
-        group["lr"] = cfg.encoder_tuning.lr * lr / base if group["name"] == "encoder" else lr
+        group["lr"] = peak.get(group["name"], base) * lr / base
     return lr
 
 

@@ -16,11 +16,12 @@ declare -A ROWS=(
   [pos-long]="projector.input_positions=512 train.steps=420"
   [pos-mlppool-s1]="projector.input_positions=512 projector.kind=mlp-pool stage1.steps=100 train.steps=260"
   [pixels]="encoder=pixels:tiny projector.input_positions=512 projector.kind=mlp-pool stage1.steps=100 train.steps=260"
+  [max-all]="projector.input_positions=512 projector.kind=mlp-pool projector.pool=max stage1.steps=100 train.steps=500 data.max_clips=0 stage2.projector_lr=3e-3"
 )
 for row in "${@:-${!ROWS[@]}}"; do
   # shellcheck disable=SC2086
   $J align --config configs/align/tiny.yaml --out "runs/lever-$row" data.path=runs/quickstart/world \
-    encoder=checkpoints/default ${ROWS[$row]}
+    encoder=checkpoints/default train.cache_dir=runs/cache-levers ${ROWS[$row]}
   $J eval --model "runs/lever-$row" --task world-qa --data runs/world-seed7 --out "runs/lever-$row-eval" \
     "question_types=[attribute,count,motion]" "controls=[blind,shuffled]" generation=false --precision auto
   $PY -m alignment.video_reliance --model "runs/lever-$row" --data runs/quickstart/world --rows 32

@@ -108,7 +108,7 @@ def encode_clips(
 
     from encoder.video import read_frames
 
-    device = next(encoder.parameters()).device
+    device = next(encoder.parameters(), torch.empty(0)).device  # the pixel encoder has no weights
     out = []
     for i in tqdm(
         range(0, len(paths), batch_size), desc="encode", disable=not progress, file=sys.stderr, leave=False

@@ -15,10 +15,10 @@ from alignment.cache import FeatureCache
 from alignment.config import AlignConfig
 from alignment.data import load_qa, load_scenes
 from alignment.model import build_model, set_stage, trainable_parameters
-from alignment.train import Batches, train
+from alignment.train import Batches, _optimizer, train
 from cli.main import main as cli_main
 from jepa_vqa.config import load_config
-from jepa_vqa.errors import UserError
+from jepa_vqa.errors import ConfigError, UserError
 from jepa_vqa.training import read_metrics
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -299,3 +299,17 @@ def test_bf16_keeps_the_frozen_llm_in_bf16_and_what_trains_in_fp32(tiny, tmp_pat
         loss = model(batch)
     loss.backward()
     assert torch.isfinite(loss) and all(p.grad.dtype == torch.float32 for p in groups["lora"])
+
+
+def test_projector_has_its_own_stage2_lr(tiny):
+    from alignment.train import _set_lr
+
+    cfg = _cfg(tiny, "train.steps=10", "stage1.steps=4", "stage1.lr=0.002", "stage2.lr=0.001",
+               "stage2.projector_lr=0.01", "train.warmup=0")  # fmt: skip
+    groups = {name: [torch.nn.Parameter(torch.zeros(1))] for name in ("projector", "lora")}
+    opt = _optimizer(cfg, groups)
+    lrs = lambda: {g["name"]: g["lr"] for g in opt.param_groups}  # noqa: E731
+    assert _set_lr(cfg, opt, 0) == 0.002 and lrs() == {"projector": 0.002, "lora": 0.002}  # stage 1: one lr
+    assert _set_lr(cfg, opt, 4) == 0.001 and lrs() == {"projector": pytest.approx(0.01), "lora": 0.001}
+    with pytest.raises(ConfigError, match="projector_lr"):
+        _cfg(tiny, "stage2.projector_lr=-1")

@@ -63,6 +63,21 @@ def test_mlp_pool_sees_inside_a_cell_that_pool_mlp_averages_away():
         assert (gap > 1e-3) == differs, kind
 
 
+@pytest.mark.parametrize("kind", ["pool-mlp", "mlp-pool"])
+def test_max_pool_keeps_one_token_of_a_cell_at_full_strength(kind):
+    """A cell's one bright token: the max passes it on unchanged in size, the mean dilutes it 4-fold."""
+    grid = (1, 2, 2)
+    proj = build_projector(ProjectorConfig(kind=kind, tokens=1, pool="max"), encoder_dim=8, llm_dim=6)
+    x = torch.zeros(1, 4, 8)
+    x[:, 2] = torch.arange(1.0, 9.0)
+    pooled = proj.pool(x, grid)  # (1, 1, 1, 8)
+    assert torch.equal(pooled[0, 0, 0], x[0, 2])
+    proj.cfg.pool = "mean"
+    assert torch.allclose(proj.pool(x, grid)[0, 0, 0], x[0, 2] / 4)
+    with pytest.raises(ConfigError, match="pool"):
+        from_dict(ProjectorConfig, {"pool": "median"})
+
+
 def test_time_embedding_distinguishes_steps():
     proj = build_projector(ProjectorConfig(tokens=8), encoder_dim=8, llm_dim=8)
     with torch.no_grad():
