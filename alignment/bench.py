@@ -51,9 +51,8 @@ def _setup(cfg, stage: int, clips: int, cache_dir: Path, device: torch.device, p
     if cfg.sees_video:
         fit_projector_inputs(model, list(ds["video"]), cache)
     kind = "qa" if stage == 2 else cfg.stage1.data
-    per_row = cfg.stage2.questions_per_row if stage == 2 else 1
     scenes = load_scenes(cfg.data.path) if cfg.perception == "description" else None
-    batches = Batches(model, ds, cache, kind, False, per_row, scenes)
+    batches = Batches(model, ds, cache, kind, False, cfg.questions_per_row(stage), scenes)
     set_stage(model, stage)
     model.train()
     return model, batches, _optimizer(cfg, trainable_parameters(model)), cache_seconds

@@ -116,6 +116,11 @@ class AlignConfig:
         """Cache encoder tokens only when the encoder is frozen (and the LLM sees the video)."""
         return self.train.cache_features and self.encoder_tuning.last_blocks == 0 and self.sees_video
 
+    def questions_per_row(self, stage: int) -> int:
+        """Questions sharing a row in ``stage``: QA rows (stage 2, and stage 1 on QA) group a
+        clip's questions as ``stage2.questions_per_row`` says; a description is a row of its own."""
+        return self.stage2.questions_per_row if stage == 2 or self.stage1.data == "qa" else 1
+
     @property
     def sees_video(self) -> bool:
         return self.perception == "video"

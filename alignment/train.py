@@ -214,8 +214,12 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
     scenes = load_scenes(cfg.data.path) if cfg.perception == "description" else None
     if cfg.sees_video:
         fit_projector_inputs(model, list(qa_ds["video"]), cache)
-    batches = {2: Batches(model, qa_ds, cache, "qa", is_main, cfg.stage2.questions_per_row, scenes)}
-    batches[1] = Batches(model, stage1_ds, cache, cfg.stage1.data, is_main) if stage1_ds is not None else None
+    batches = {2: Batches(model, qa_ds, cache, "qa", is_main, cfg.questions_per_row(2), scenes)}
+    batches[1] = (
+        Batches(model, stage1_ds, cache, cfg.stage1.data, is_main, cfg.questions_per_row(1))
+        if stage1_ds is not None
+        else None
+    )
 
     # 3. Optimiser over projector + LoRA (+ unfrozen encoder blocks); resume from OUT/checkpoint.
     groups = trainable_parameters(model)

@@ -313,3 +313,10 @@ def test_projector_has_its_own_stage2_lr(tiny):
     assert _set_lr(cfg, opt, 4) == 0.001 and lrs() == {"projector": pytest.approx(0.01), "lora": 0.001}
     with pytest.raises(ConfigError, match="projector_lr"):
         _cfg(tiny, "stage2.projector_lr=-1")
+
+
+def test_stage1_on_qa_groups_a_clips_questions_like_stage2(tiny):
+    qa = _cfg(tiny, "stage2.questions_per_row=4")  # _cfg trains stage 1 on QA
+    assert qa.questions_per_row(1) == qa.questions_per_row(2) == 4
+    described = _cfg(tiny, "stage2.questions_per_row=4", "stage1.data=descriptions")
+    assert described.questions_per_row(1) == 1 and described.questions_per_row(2) == 4
