@@ -135,7 +135,8 @@ def _targets(facts: list[dict], fact: str) -> list[torch.Tensor]:
     return [torch.tensor([values.index(str(f[fact])) for f in facts])]
 
 
-def _majority(train_y: torch.Tensor, test_y: torch.Tensor) -> float:
+def majority_accuracy(train_y: torch.Tensor, test_y: torch.Tensor) -> float:
+    """Accuracy on ``test_y`` of always answering the most common class of ``train_y``."""
     return float((test_y == torch.bincount(train_y).argmax()).float().mean())
 
 
@@ -156,7 +157,7 @@ def probe_layers(spec: str, data: str | Path, pool: int = 2, cache: str | Path |
             torch.save(features, path)
     n = len(train)
     labels = {fact: _targets(facts, fact) for fact in FACTS}
-    majority = {f: sum(_majority(y[:n], y[n:]) for y in ys) / len(ys) for f, ys in labels.items()}
+    majority = {f: sum(majority_accuracy(y[:n], y[n:]) for y in ys) / len(ys) for f, ys in labels.items()}
     flat = [y for ys in labels.values() for y in ys]
     rows = []
     for x in features:

@@ -146,6 +146,43 @@ def compute_features(
 # Training
 
 
+def train_epochs(
+    model: nn.Module,
+    batch_loss,
+    n: int,
+    seed: int = 0,
+    epochs: int = 60,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    weight_decay: float = 0.01,
+) -> list[float]:
+    """AdamW with a cosine schedule over ``epochs`` seeded shuffles of ``n`` rows; ``batch_loss(idx)``
+    is the loss of the rows ``idx``. Returns the mean loss of each epoch."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    total = epochs * math.ceil(n / batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
+    epoch_losses = []
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=gen)
+        losses = []
+        for i in range(0, n, batch_size):
+            loss = batch_loss(order[i : i + batch_size])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+        epoch_losses.append(sum(losses) / len(losses))
+    return epoch_losses
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+    """``model`` on ``x`` in chunks of rows: (N, ...) -> (N, C)."""
+    return torch.cat([model(x[i : i + chunk]) for i in range(0, len(x), chunk)])
+
+
 def fit_probe(
     train_x: torch.Tensor,
     train_y: torch.Tensor,
@@ -163,31 +200,21 @@ def fit_probe(
     Returns ``accuracy`` (test), ``train_accuracy``, ``chance`` (majority class of train, scored
     on test), ``loss_first`` / ``loss_last`` (mean train loss of the first / last epoch).
     """
-    gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         probe = AttentiveProbe(train_x.shape[-1], num_classes)
-    opt = torch.optim.AdamW(probe.parameters(), lr=lr, weight_decay=weight_decay)
-    steps_per_epoch = math.ceil(len(train_x) / batch_size)
-    total = epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
-    epoch_losses = []
-    for _ in range(epochs):
-        order = torch.randperm(len(train_x), generator=gen)
-        losses = []
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            loss = F.cross_entropy(probe(train_x[idx]), train_y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-        epoch_losses.append(sum(losses) / len(losses))
+    epoch_losses = train_epochs(
+        probe,
+        lambda idx: F.cross_entropy(probe(train_x[idx]), train_y[idx]),
+        len(train_x),
+        seed,
+        epochs,
+        batch_size,
+        lr,
+        weight_decay,
+    )
     probe.eval()
-    with torch.no_grad():
-        test_pred = torch.cat([probe(test_x[i : i + 256]).argmax(-1) for i in range(0, len(test_x), 256)])
-        train_pred = torch.cat([probe(train_x[i : i + 256]).argmax(-1) for i in range(0, len(train_x), 256)])
+    test_pred, train_pred = predict(probe, test_x).argmax(-1), predict(probe, train_x).argmax(-1)
     majority = torch.bincount(train_y, minlength=num_classes).argmax()
     return {
         "accuracy": (test_pred == test_y).float().mean().item(),

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -27,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from encoder.layer_probe import clip_facts
-from encoder.probe import compute_features, split_clips
+from encoder.layer_probe import clip_facts, majority_accuracy
+from encoder.probe import compute_features, predict, split_clips, train_epochs
 from jepa_vqa.errors import UserError
 
 READERS = ("mean-linear", "mlp-mean", "mlp-max")
@@ -95,29 +94,17 @@ def fit_reader(kind: str, train_x, train_t, test_x, test_t, epochs: int = 30, se
     n_colours, n_counts, n_dirs = train_t[0].shape[1], train_t[3], train_t[4]
     torch.manual_seed(seed)
     reader = Reader(kind, train_x.shape[-1], n_colours + n_counts + n_dirs)
-    opt = torch.optim.AdamW(reader.parameters(), lr=1e-3, weight_decay=0.01)
-    batch, gen = 32, torch.Generator().manual_seed(seed)
-    total = epochs * math.ceil(len(train_x) / batch)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total)))
-    for _ in range(epochs):
-        order = torch.randperm(len(train_x), generator=gen)
-        for i in range(0, len(order), batch):
-            idx = order[i : i + batch]
-            logits = reader(train_x[idx])
-            loss = _loss(logits, *(t[idx] for t in train_t[:3]), n_colours, n_counts)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+    train_epochs(
+        reader,
+        lambda idx: _loss(reader(train_x[idx]), *(t[idx] for t in train_t[:3]), n_colours, n_counts),
+        len(train_x),
+        seed,
+        epochs,
+    )
     reader.eval()
-    with torch.no_grad():
-        test = _accuracies(_predict(reader, test_x), *test_t[:3], n_colours, n_counts)
-        train = _accuracies(_predict(reader, train_x), *train_t[:3], n_colours, n_counts)
+    test = _accuracies(predict(reader, test_x), *test_t[:3], n_colours, n_counts)
+    train = _accuracies(predict(reader, train_x), *train_t[:3], n_colours, n_counts)
     return {"reader": kind, "test": test, "train": train}
-
-
-def _predict(reader: Reader, x: torch.Tensor) -> torch.Tensor:
-    return torch.cat([reader(x[i : i + 256]) for i in range(0, len(x), 256)])
 
 
 def majority(train_t, test_t) -> dict:
@@ -125,8 +112,8 @@ def majority(train_t, test_t) -> dict:
     colour = (train_t[0].mean(0) > 0.5).float()  # (6,)
     return {
         "colour": float((test_t[0] == colour).float().mean()),
-        "count": float((test_t[1] == torch.bincount(train_t[1]).argmax()).float().mean()),
-        "direction": float((test_t[2] == torch.bincount(train_t[2]).argmax()).float().mean()),
+        "count": majority_accuracy(train_t[1], test_t[1]),
+        "direction": majority_accuracy(train_t[2], test_t[2]),
     }
 
 
