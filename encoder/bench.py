@@ -212,16 +212,36 @@ def _train_step(obj, optimizer, masker, video, step, total, cfg, device, precisi
     return loss
 
 
-def bench_pretrain(
-    config: str, overrides: list[str] | None = None, steps: int = 10, warmup: int = 2, threads: int = 2
-) -> dict:
-    """Measure pretraining speed for a config; returns the report dict (see module docstring)."""
-    from encoder.data import build_loader
+def _arm(cfg, precision: str, device: torch.device):
+    """A freshly seeded objective, its optimiser and its masker (arms of one bench start equal)."""
     from encoder.objective import build_objective
+    from jepa_vqa.training import set_seed
+
+    set_seed(cfg.seed)
+    obj = build_objective(cfg.objective, cfg.model).to(device).train()
+    optimizer = torch.optim.AdamW(
+        obj.param_groups(cfg.train.weight_decay), lr=cfg.train.lr, betas=(0.9, 0.95)
+    )
+    return {"precision": precision, "obj": obj, "optimizer": optimizer, "masker": obj.masker()}
+
+
+def bench_pretrain(
+    config: str,
+    overrides: list[str] | None = None,
+    steps: int = 10,
+    warmup: int = 2,
+    threads: int = 2,
+    vs: str = "",
+) -> dict:
+    """Measure pretraining speed for a config; returns the report dict (see module docstring).
+
+    ``vs``: a second precision (e.g. ``fp32``) stepped in the same process, interleaved step by step
+    with the config's on the same clips, so that the ratio ``speedup_vs`` holds on a noisy machine.
+    """
+    from encoder.data import build_loader
     from encoder.pretrain import PretrainConfig, build_data
     from jepa_vqa.config import load_config
     from jepa_vqa.errors import UserError
-    from jepa_vqa.training import set_seed
 
     if steps <= 0 or warmup < 0 or threads <= 0:
         raise UserError("--steps and --threads must be positive and --warmup >= 0")
@@ -230,44 +250,48 @@ def bench_pretrain(
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     precision = resolve_precision(cfg.train.precision, device)
     peak = matmul_flops_per_s(device, dtype=torch.bfloat16 if precision == "bf16" else torch.float32)
-
-    set_seed(cfg.seed)
-    obj = build_objective(cfg.objective, cfg.model).to(device).train()
-    optimizer = torch.optim.AdamW(
-        obj.param_groups(cfg.train.weight_decay), lr=cfg.train.lr, betas=(0.9, 0.95)
-    )
-    masker = obj.masker()
+    arms = [_arm(cfg, precision, device)]
+    if vs:
+        arms.append(_arm(cfg, resolve_precision(vs, device), device))
+    main = arms[0]
     total = warmup + steps + 1
     dataset = build_data(cfg, progress=True)
     loader = iter(
         build_loader(dataset, cfg.train.batch_size, cfg.seed, 0, total, num_workers=cfg.data.num_workers)
     )
 
-    # One untimed step under the FLOP counter (forward + backward + optimizer).
+    # One untimed step under the FLOP counter (forward + backward + optimizer), every arm.
     video = next(loader).to(device)  # (B, T, C, H, W)
-    with flop_counter() as counter:
-        _train_step(obj, optimizer, masker, video, 0, total, cfg, device, precision, None, {})
-    flops_per_step = counter.get_total_flops()
+    for arm in arms:
+        with flop_counter() as counter:
+            step_args = (arm["obj"], arm["optimizer"], arm["masker"], video, 0, total, cfg, device)
+            _train_step(*step_args, arm["precision"], None, {})
+        arm["flops_per_step"] = counter.get_total_flops()
+        arm["timer"] = PhaseTimer.of_objective(arm["obj"], device)
+        arm["rows"] = []
 
-    timer = PhaseTimer.of_objective(obj, device)
-    rows: list[dict[str, float]] = []
     for step in range(1, total):
-        times: dict[str, float] = {}
-        _sync(device)
-        t0 = time.perf_counter()
-        with timed(times, "data", device):
+        data_times: dict[str, float] = {}
+        with timed(data_times, "data", device):
             video = next(loader).to(device, non_blocking=True)
-        _train_step(obj, optimizer, masker, video, step, total, cfg, device, precision, timer, times)
-        _sync(device)
-        times["step"] = time.perf_counter() - t0
-        if step > warmup:
-            rows.append(times)
-    timer.remove()
+        for arm in arms:
+            times = dict(data_times)
+            _sync(device)
+            t0 = time.perf_counter()
+            step_args = (arm["obj"], arm["optimizer"], arm["masker"], video, step, total, cfg, device)
+            _train_step(*step_args, arm["precision"], arm["timer"], times)
+            _sync(device)
+            times["step"] = time.perf_counter() - t0 + times["data"]
+            if step > warmup:
+                arm["rows"].append(times)
+    for arm in arms:
+        arm["timer"].remove()
+        arm["step_s"] = statistics.median(r["step"] for r in arm["rows"])
 
-    step_s = statistics.median(r["step"] for r in rows)
+    rows, step_s, flops_per_step = main["rows"], main["step_s"], main["flops_per_step"]
     phases = {p: statistics.median(r.get(p, 0.0) for r in rows) * 1000 for p in PHASES}
     vit = cfg.model.vit
-    return {
+    report = {
         "objective": cfg.objective,
         "device": str(device),
         "threads": threads,
@@ -286,6 +310,15 @@ def bench_pretrain(
         "matmul_flops_per_s": peak,
         "flops_fraction_of_matmul": flops_per_step / step_s / peak,
     }
+    if vs:
+        other = arms[1]
+        report["vs"] = {
+            "precision": other["precision"],
+            "clips_per_s": cfg.train.batch_size / other["step_s"],
+            "step_ms": other["step_s"] * 1000,
+        }
+        report["speedup_vs"] = other["step_s"] / step_s
+    return report
 
 
 def format_report(r: dict) -> str:
@@ -303,4 +336,10 @@ def format_report(r: dict) -> str:
         f"  model FLOP/s: {r['model_flops_per_s'] / 1e9:.1f} G ({r['flops_per_step'] / 1e9:.2f} GFLOP/step) = "
         f"{100 * r['flops_fraction_of_matmul']:.1f}% of measured {r['precision']} matmul {r['matmul_flops_per_s'] / 1e9:.1f} G",
     ]
+    if "vs" in r:
+        v = r["vs"]
+        lines.append(
+            f"  vs {v['precision']} in the same run (interleaved): {v['clips_per_s']:.2f} clips/s, "
+            f"step {v['step_ms']:.1f} ms -> {r['precision']} is {r['speedup_vs']:.2f}x"
+        )
     return "\n".join(lines)

@@ -107,6 +107,12 @@ def _run_embed(args: argparse.Namespace) -> int:
 def _add_bench_pretrain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pretrain", help="pretraining clips/s, per-phase times, memory, FLOP/s")
     add_bench_arguments(p, "a configs/pretrain/*.yaml file", steps=10, warmup=2)
+    p.add_argument(
+        "--vs",
+        default="",
+        choices=["", "auto", "fp32", "bf16"],
+        help="also step this precision, interleaved in the same run, and print the speed ratio",
+    )
     p.set_defaults(func=_run_bench_pretrain)
 
 
@@ -114,7 +120,7 @@ def _run_bench_pretrain(args: argparse.Namespace) -> int:
     from encoder.bench import bench_pretrain, format_report
 
     report = bench_pretrain(
-        args.config, args.overrides, steps=args.steps, warmup=args.warmup, threads=args.threads
+        args.config, args.overrides, args.steps, args.warmup, args.threads, args.vs
     )
     print(json.dumps(report) if args.json else format_report(report))
     return 0

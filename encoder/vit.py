@@ -24,6 +24,7 @@ from torch import nn
 from encoder.config import ViTConfig
 from encoder.rope import Rope3D, apply_rope, sincos_embed, token_coords
 from jepa_vqa.atomic import atomic_write, atomic_write_text
+from jepa_vqa.attention import attention
 from jepa_vqa.config import read_json
 from jepa_vqa.errors import UserError
 
@@ -53,7 +54,7 @@ class Attention(nn.Module):
             q, k, v = qk[0], qk[1], qkv[2]
         else:
             q, k, v = qkv.unbind(0)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, heads, N, hd)
+        out = attention(q, k, v, attn_mask)  # (B, heads, N, hd)
         return self.proj(out.transpose(1, 2).reshape(B, N, D))
 
 
