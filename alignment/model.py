@@ -20,10 +20,12 @@ def build_model(cfg: AlignConfig, precision: str = "fp32"):
     """``VideoQAModel.build`` from the config, with LoRA attached (peft). With ``precision`` bf16
     the frozen LLM weights are held in bf16 (the trained projector and LoRA stay fp32, and so does
     their optimizer state): autocast would otherwise cast every weight to bf16 at every call, and
-    on a CPU those copies cost more than the bf16 matmuls save."""
+    on a CPU those copies cost more than the bf16 matmuls save. The LLM's attention takes
+    ``jepa_vqa.attention``'s bf16 training path (two matmuls around a softmax, on a CPU)."""
+    from jepa_vqa.attention import use_training_attention
     from vlm.model import VideoQAModel
 
-    return VideoQAModel.build(
+    model = VideoQAModel.build(
         cfg.encoder,
         cfg.llm,
         projector=cfg.projector,
@@ -33,6 +35,8 @@ def build_model(cfg: AlignConfig, precision: str = "fp32"):
         perception=cfg.perception,
         dtype=torch.bfloat16 if precision == "bf16" else None,
     )
+    use_training_attention(model.llm)
+    return model
 
 
 def trainable_parameters(model) -> dict[str, list[torch.nn.Parameter]]:

@@ -119,8 +119,6 @@ def _add_bench_pretrain(sub: argparse._SubParsersAction) -> None:
 def _run_bench_pretrain(args: argparse.Namespace) -> int:
     from encoder.bench import bench_pretrain, format_report
 
-    report = bench_pretrain(
-        args.config, args.overrides, args.steps, args.warmup, args.threads, args.vs
-    )
+    report = bench_pretrain(args.config, args.overrides, args.steps, args.warmup, args.threads, args.vs)
     print(json.dumps(report) if args.json else format_report(report))
     return 0

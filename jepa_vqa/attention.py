@@ -9,6 +9,7 @@ matmul form; everything else (fp32, CUDA, no-grad forwards such as the EMA targe
 kernel::
 
     out = attention(q, k, v, attn_mask)   # (B, heads, N, hd) each -> (B, heads, N, hd)
+    use_training_attention(llm)           # the same rule inside a transformers LLM
 
 The matmul form holds the (B, heads, N, N) probabilities for the backward (25 MB per layer at the
 size above), as any non-fused attention does.
@@ -30,14 +31,17 @@ def _differentiated_bf16_on_cpu(*tensors: torch.Tensor) -> bool:
     )
 
 
-def matmul_attention(q, k, v, attn_mask=None):
-    """softmax(q k^T / sqrt(hd) [+ mask]) v in the inputs' dtype, as autograd-visible ops.
+def matmul_attention(q, k, v, attn_mask=None, scale=None):
+    """softmax(q k^T * scale [+ mask]) v in the inputs' dtype, as autograd-visible ops.
 
-    ``attn_mask``: bool (True = attend) or additive float, broadcastable to (B, heads, N, M).
+    ``attn_mask``: bool (True = attend) or additive float, broadcastable to (B, heads, N, M);
+    ``scale`` defaults to 1/sqrt(hd). A query row with every key masked gets a uniform average
+    instead of NaN (such rows are padding, whose outputs nothing reads).
     """
-    scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)  # (B, heads, N, M)
+    scale = q.shape[-1] ** -0.5 if scale is None else scale
+    scores = (q * scale) @ k.transpose(-1, -2)  # (B, heads, N, M)
     if attn_mask is not None and attn_mask.dtype == torch.bool:
-        scores = scores.masked_fill(~attn_mask, float("-inf"))
+        scores = scores.masked_fill(~attn_mask, torch.finfo(scores.dtype).min)
     elif attn_mask is not None:
         scores = scores + attn_mask.to(scores.dtype)
     with torch.autocast(q.device.type, enabled=False):  # keep the softmax in bf16
@@ -50,3 +54,45 @@ def attention(q, k, v, attn_mask=None):
     if _differentiated_bf16_on_cpu(q, k, v):
         return matmul_attention(q, k, v, attn_mask)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+
+
+def hf_attention(
+    module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs
+):
+    """The same rule as a transformers attention function (``AttentionInterface``): query
+    (B, heads, L, hd), key/value (B, kv_heads, S, hd) -> ((B, L, heads, hd), None). Anything this
+    path does not cover (dropout, softcap, fp32, no grad) goes to transformers' own sdpa."""
+    from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_forward
+
+    if dropout or kwargs.get("softcap") is not None or not _differentiated_bf16_on_cpu(query, key, value):
+        return sdpa_attention_forward(
+            module,
+            query,
+            key,
+            value,
+            attention_mask,
+            dropout=dropout,
+            scaling=scaling,
+            is_causal=is_causal,
+            **kwargs,
+        )
+    groups = getattr(module, "num_key_value_groups", 1)
+    key, value = repeat_kv(key, groups), repeat_kv(value, groups)  # (B, heads, S, hd)
+    q_len, kv_len = query.shape[2], key.shape[2]
+    if attention_mask is not None:
+        attention_mask = attention_mask[:, :, :, :kv_len]
+    elif q_len > 1 and (is_causal if is_causal is not None else getattr(module, "is_causal", True)):
+        attention_mask = torch.ones(q_len, kv_len, dtype=torch.bool, device=query.device).tril(kv_len - q_len)
+    out = matmul_attention(query, key, value, attention_mask, scaling)  # (B, heads, L, hd)
+    return out.transpose(1, 2).contiguous(), None
+
+
+HF_NAME = "jepa_vqa_training"
+
+
+def use_training_attention(llm) -> None:
+    """Route ``llm``'s attention through :func:`hf_attention` (registered once with transformers)."""
+    from transformers import AttentionInterface
+
+    AttentionInterface.register(HF_NAME, hf_attention)
+    llm.set_attn_implementation(HF_NAME)

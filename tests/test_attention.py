@@ -31,7 +31,11 @@ def test_matmul_attention_matches_sdpa_values_and_gradients(mask_kind):
     if mask_kind is not None:
         keep = torch.rand(2, 1, 12, 12, generator=torch.Generator().manual_seed(1)) > 0.3
         keep[..., 0] = True  # every query sees at least one key
-        mask = keep if mask_kind == "bool" else torch.zeros(keep.shape, dtype=torch.float64).masked_fill(~keep, -1e9)
+        mask = (
+            keep
+            if mask_kind == "bool"
+            else torch.zeros(keep.shape, dtype=torch.float64).masked_fill(~keep, -1e9)
+        )
     ours, theirs = _grads(attn.matmul_attention, q, k, v, mask), _grads(_sdpa, q, k, v, mask)
     for a, b in zip(ours, theirs, strict=True):
         torch.testing.assert_close(a, b)
@@ -64,3 +68,45 @@ def test_softmax_stays_bf16_under_autocast():
         out = attn.attention(q, k, v)
     assert out.dtype == torch.bfloat16
     torch.testing.assert_close(out.float(), _sdpa(q.float(), k.float(), v.float()), atol=0.03, rtol=0.03)
+
+
+def _tiny_llama():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,  # grouped-query attention, as SmolLM2 has
+    )
+    return LlamaForCausalLM(cfg).double().eval()
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_llm_attention_matches_transformers_sdpa(monkeypatch, padded):
+    """Forced onto the matmul path (float64 so that the comparison is exact), a Llama with grouped
+    KV heads gives sdpa's logits and input gradients, causal and with right padding."""
+    ids = torch.randint(0, 64, (2, 10), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones(2, 10, dtype=torch.long)
+    if padded:
+        mask[1, 7:] = 0
+
+    def run(llm):
+        emb = llm.get_input_embeddings()(ids).detach().requires_grad_()
+        logits = llm(inputs_embeds=emb, attention_mask=mask, use_cache=False).logits
+        (logits * mask[..., None]).sum().backward()
+        return logits.detach() * mask[..., None], emb.grad * mask[..., None]
+
+    llm = _tiny_llama()
+    expected = run(llm)
+    monkeypatch.setattr(attn, "_differentiated_bf16_on_cpu", lambda *t: True)
+    calls, matmul = [], attn.matmul_attention
+    monkeypatch.setattr(attn, "matmul_attention", lambda *a: calls.append(1) or matmul(*a))
+    attn.use_training_attention(llm)
+    got = run(llm)
+    assert calls, "the matmul path was not taken"
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b)
