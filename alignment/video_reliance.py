@@ -6,6 +6,7 @@ trained on first of all; equal losses mean the LLM answers from the question alo
 
     python -m alignment.video_reliance --model runs/align-tiny --data data/world-tiny --rows 64
     # {"own": 0.52, "other": 0.53, "gap": 0.01, "rows": 64, ...}
+    python -m alignment.video_reliance --model M --data D --split test --kind descriptions
 """
 
 from __future__ import annotations
@@ -18,14 +19,17 @@ import torch
 
 
 @torch.no_grad()
-def video_reliance(model, data: str, split: str = "train", rows: int = 64, per_row: int = 16) -> dict:
-    """Mean QA loss over ``rows`` rows of ``split`` with the own video vs another clip's (the
-    batch's videos rolled by one) vs zero encoder tokens."""
+def video_reliance(
+    model, data: str, split: str = "train", rows: int = 64, per_row: int = 16, kind: str = "qa"
+) -> dict:
+    """Mean loss over ``rows`` rows of ``split`` (``kind``: QA rows, or the clips' ground-truth
+    ``descriptions``) with the own video vs another clip's (the batch's videos rolled by one) vs
+    zero encoder tokens."""
     from alignment.batches import Batches
-    from alignment.data import load_qa
+    from alignment.data import load_descriptions, load_qa
 
-    ds = load_qa(data, split)
-    batches = Batches(model, ds, None, "qa", progress=False, questions_per_row=per_row)
+    ds = (load_qa if kind == "qa" else load_descriptions)(data, split)
+    batches = Batches(model, ds, None, kind, progress=False, questions_per_row=per_row if kind == "qa" else 1)
     model.eval()
     losses = {"own": [], "other": [], "zeros": []}
     for start in range(0, min(rows, len(batches)) - 1, 2):
@@ -34,7 +38,8 @@ def video_reliance(model, data: str, split: str = "train", rows: int = 64, per_r
         for name, video in (("own", tokens), ("other", tokens.roll(1, 0)), ("zeros", tokens * 0)):
             losses[name].append(float(model({**batch, "encoder_tokens": video})))
     mean = {k: sum(v) / len(v) for k, v in losses.items()}
-    return {**mean, "gap": mean["other"] - mean["own"], "rows": 2 * len(losses["own"]), "split": split}
+    rows_done = 2 * len(losses["own"])
+    return {**mean, "gap": mean["other"] - mean["own"], "rows": rows_done, "split": split, "kind": kind}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,10 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True, help="a worlds dataset dir")
     p.add_argument("--split", default="train")
     p.add_argument("--rows", type=int, default=64, help="rows of grouped questions (one clip each)")
+    p.add_argument("--kind", choices=["qa", "descriptions"], default="qa", help="what the rows hold")
     args = p.parse_args(argv)
     try:
         model = VideoQAModel.from_pretrained(args.model)
-        print(json.dumps(video_reliance(model, args.data, args.split, args.rows)))
+        print(json.dumps(video_reliance(model, args.data, args.split, args.rows, kind=args.kind)))
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -4,6 +4,8 @@
     git --git-dir=/work/.mirror/facebookresearch+vjepa2/repo archive HEAD | tar -x -C /tmp/vjepa2-official
     .venv/bin/python benchmarks/official_vjepa2.py --official /tmp/vjepa2-official \
         --precision fp32 --threads 2 --rounds 3 --steps 5 --data runs/quickstart/world
+    # ours in bf16 against the official code in fp32, in the same run:
+    ... --precision bf16 --official-precision fp32
 
 No official code is copied here: ``--official`` is a checkout imported at run time; it needs ``pip
 install einops`` (not a project dependency), and its one timm import (``drop_path``, unused at rate 0)
@@ -184,6 +186,7 @@ def run(args) -> dict:
     batch = [f"train.batch_size={args.batch}"] if args.batch else []
     cfg = load_config(PretrainConfig, args.config, [data, *batch, *args.overrides])
     B, n, prec = cfg.train.batch_size, args.steps, args.precision
+    official_prec = args.official_precision or prec
     video, source = load_clips(cfg, args.data, B)  # (B, T, C, H, W)
     clips = [video.permute(0, 2, 1, 3, 4).contiguous()]  # official layout: [(B, C, T, H, W)]
     total = 1 + args.warmup + args.rounds * n
@@ -195,7 +198,7 @@ def run(args) -> dict:
         return lambda: our_step(ours, cfg, video, masks[s], s, total, prec)
 
     def official_at(s):
-        return lambda: official_step(o, clips, *as_official[s], prec)
+        return lambda: official_step(o, clips, *as_official[s], official_prec)
 
     counts = {}  # side -> (loss, FLOPs) of its first step
     for side, make in (("ours", ours_at), ("official", official_at)):
@@ -207,7 +210,13 @@ def run(args) -> dict:
         official_at(s)()
     times = interleave(ours_at, official_at, args.rounds, n, 1 + args.warmup, B)
 
-    report = dict(precision=prec, threads=args.threads, hardware=hardware_info(), torch=torch.__version__)
+    report = dict(
+        precision=prec,
+        official_precision=official_prec,
+        threads=args.threads,
+        hardware=hardware_info(),
+        torch=torch.__version__,
+    )
     report["model"] = {"vit": to_dict(cfg.model.vit), "predictor": to_dict(cfg.model.predictor)}
     report.update(batch_size=B, masks=len(masks[0]), data=source, rounds=args.rounds, steps_per_round=n)
     modules = {"ours": [ours[0]], "official": [o.encoder, o.predictor]}
@@ -227,6 +236,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--official", required=True, help="a facebookresearch/vjepa2 checkout")
     ap.add_argument("--config", default=str(DEFAULT_CONFIG), help="our pretrain config (model, masks, batch)")
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    ap.add_argument(
+        "--official-precision",
+        choices=("fp32", "bf16"),
+        default="",
+        help="the official side's (default: --precision)",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=5, help="timed steps per side per round")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import datasets
@@ -127,6 +128,26 @@ def test_video_reliance_compares_own_other_and_no_video(tiny):
     assert result["own"] != result["zeros"]  # the video tokens reach the loss
     assert result["gap"] == pytest.approx(result["other"] - result["own"])
     assert main(["--model", str(tiny[0] / "missing"), "--data", str(tiny[0])]) == 2
+
+
+def test_video_reliance_on_descriptions_of_a_generated_world(tiny, tmp_path):
+    from alignment.video_reliance import video_reliance
+    from worlds.config import WorldConfig
+    from worlds.generate import generate_dataset
+
+    world_cfg = load_config(WorldConfig, ROOT / "configs/world/tiny.yaml", ["num_clips=6", "voe.pairs=0"])
+    world = generate_dataset(world_cfg, tmp_path / "world", progress=False)
+    llm = Path(tiny[1])
+    config = json.loads((llm / "config.json").read_text())  # byte-level descriptions need > 512 tokens
+    long_llm = tmp_path / "llm"
+    shutil.copytree(llm, long_llm)
+    (long_llm / "config.json").write_text(json.dumps({**config, "max_position_embeddings": 2048}))
+    model = build_model(_cfg(tiny, f"data.path={world}", f"llm={long_llm}"))
+    qa = video_reliance(model, str(world), rows=2)
+    captions = video_reliance(model, str(world), rows=2, kind="descriptions")
+    assert captions["kind"] == "descriptions" and captions["rows"] == 2
+    assert captions["own"] != qa["own"]  # the loss of another text: the clips' descriptions
+    assert captions["own"] != captions["zeros"]
 
 
 def test_questions_about_a_clip_share_a_row(tiny, tmp_path):
