@@ -18,6 +18,7 @@ declare -A ROWS=(
   [pixels]="encoder=pixels:tiny projector.input_positions=512 projector.kind=mlp-pool stage1.steps=100 train.steps=260"
   [max-all]="projector.input_positions=512 projector.kind=mlp-pool projector.pool=max stage1.steps=100 train.steps=500 data.max_clips=0 stage2.projector_lr=3e-3"
   [frozen-qa]="projector.input_positions=512 projector.kind=mlp-pool projector.pool=max data.max_clips=0 stage1.data=qa stage1.steps=120 stage1.batch_size=8 stage1.lr=3e-3 train.steps=120 stage2.questions_per_row=1"
+  [caption-all]="projector.input_positions=512 projector.kind=mlp-pool projector.pool=max data.max_clips=0 stage1.data=descriptions stage1.steps=800 stage1.batch_size=4 stage1.lr=3e-3 train.steps=900 stage2.projector_lr=3e-3"
   [overfit32]="projector.input_positions=512 projector.kind=mlp-pool projector.pool=max data.max_clips=32 stage1.data=qa stage1.steps=240 stage1.batch_size=4 stage1.lr=3e-3 train.steps=240"
 )
 for row in "${@:-${!ROWS[@]}}"; do
@@ -27,4 +28,5 @@ for row in "${@:-${!ROWS[@]}}"; do
   $J eval --model "runs/lever-$row" --task world-qa --data runs/world-seed7 --out "runs/lever-$row-eval" \
     "question_types=[attribute,count,motion]" "controls=[blind,shuffled]" generation=false --precision auto
   $PY -m alignment.video_reliance --model "runs/lever-$row" --data runs/quickstart/world --rows 32
+  $PY -m alignment.video_reliance --model "runs/lever-$row" --data runs/world-seed7 --split test --rows 32 --kind descriptions
 done

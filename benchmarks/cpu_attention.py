@@ -1,9 +1,10 @@
-"""Self-attention on CPU: torch's fused kernel in fp32 and bf16, forward and forward + backward.
+"""Self-attention on CPU: torch's fused kernel in fp32 and bf16, and the bf16 matmul form that
+bf16 training takes (``jepa_vqa.attention.matmul_attention``), forward and forward + backward.
 
     .venv/bin/python benchmarks/cpu_attention.py --threads 1 --batch 16 --tokens 512
 
-The encoder's attention at the tiny preset (3 heads of 64 channels, 512 tokens): why bf16 pretraining
-gains little on CPU (docs/perf.md). Prints one JSON line of milliseconds per call (median of --repeat).
+The encoder's attention at the tiny preset (3 heads of 64 channels, 512 tokens): why bf16 training
+takes the matmul form on CPU (docs/perf.md). Prints one JSON line of milliseconds per call (median of --repeat).
 """
 
 from __future__ import annotations
@@ -29,19 +30,23 @@ def _time(fn, repeat: int) -> float:
 
 def measure(batch: int, heads: int, tokens: int, head_dim: int, repeat: int) -> dict:
     """ms per call of each variant on random (batch, heads, tokens, head_dim) q, k, v."""
+    from jepa_vqa.attention import matmul_attention
+
     results = {}
-    for name, dtype, inner in (
-        ("fp32", torch.float32, torch.float32),
-        ("bf16", torch.bfloat16, torch.bfloat16),
-        ("bf16, attention cast to fp32", torch.bfloat16, torch.float32),
+    fused = F.scaled_dot_product_attention
+    for name, dtype, inner, attend in (
+        ("fp32", torch.float32, torch.float32, fused),
+        ("bf16", torch.bfloat16, torch.bfloat16, fused),
+        ("bf16, attention cast to fp32", torch.bfloat16, torch.float32, fused),
+        ("bf16 matmul form", torch.bfloat16, torch.bfloat16, matmul_attention),
     ):
         q, k, v = (
             torch.randn(batch, heads, tokens, head_dim, dtype=dtype, requires_grad=True) for _ in range(3)
         )
         grad = torch.randn(batch, heads, tokens, head_dim, dtype=dtype)
 
-        def forward(q=q, k=k, v=v, inner=inner):  # (B, H, N, hd)
-            return F.scaled_dot_product_attention(q.to(inner), k.to(inner), v.to(inner)).to(q.dtype)
+        def forward(q=q, k=k, v=v, inner=inner, attend=attend):  # (B, H, N, hd)
+            return attend(q.to(inner), k.to(inner), v.to(inner)).to(q.dtype)
 
         def train_step(forward=forward, grad=grad):
             forward().backward(grad)

@@ -40,16 +40,18 @@ def bench():
             del sys.modules[name]
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_both_steps_run_on_the_same_work(bench, precision, capsys):
+@pytest.mark.parametrize(("precision", "official"), [("fp32", ""), ("bf16", ""), ("bf16", "fp32")])
+def test_both_steps_run_on_the_same_work(bench, precision, official, capsys):
     config = str(ROOT / "configs/pretrain/test.yaml")
     argv = ["--official", OFFICIAL, "--config", config, "--precision", precision, "--threads", "1"]
+    argv += ["--official-precision", official] if official else []
     # Predictor head dim 16 (not the preset's 8): the official RoPE fails at 2 dims per axis.
     sizes = ["--batch", "2", "--rounds", "2", "--steps", "1", "--warmup", "0", "model.predictor.embed_dim=32"]
     r = bench.main([*argv, *sizes])
     out = capsys.readouterr()
     assert out.out.strip().splitlines()[-1].startswith("{")  # the JSON report is the last line
     assert out.err.count("clips/s") == 4  # 2 rounds x 2 sides
+    assert r["official_precision"] == (official or precision)
     assert r["precision"] == precision and r["threads"] == 1 and r["batch_size"] == 2 and r["masks"] == 2
     assert r["data"] == "random uint8 clips" and r["hardware"]["cpu"]
     for side in ("ours", "official"):
