@@ -6,12 +6,13 @@ trained on first of all; equal losses mean the LLM answers from the question alo
 
     python -m alignment.video_reliance --model runs/align-tiny --data data/world-tiny --rows 64
     # {"own": 0.52, "other": 0.53, "gap": 0.01, "rows": 64, ...}
-    python -m alignment.video_reliance --model M --data D --split test --kind descriptions
+    python -m alignment.video_reliance --model M --data D --split test --kind descriptions [--no-adapter]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 
@@ -54,10 +55,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", default="train")
     p.add_argument("--rows", type=int, default=64, help="rows of grouped questions (one clip each)")
     p.add_argument("--kind", choices=["qa", "descriptions"], default="qa", help="what the rows hold")
+    p.add_argument(
+        "--no-adapter", action="store_true", help="with the LoRA adapter switched off: the projector alone"
+    )
     args = p.parse_args(argv)
     try:
         model = VideoQAModel.from_pretrained(args.model)
-        print(json.dumps(video_reliance(model, args.data, args.split, args.rows, kind=args.kind)))
+        adapter = contextlib.nullcontext()
+        if args.no_adapter and hasattr(model.llm, "disable_adapter"):
+            adapter = model.llm.disable_adapter()
+        with adapter:
+            result = video_reliance(model, args.data, args.split, args.rows, kind=args.kind)
+        print(json.dumps({**result, "adapter": not args.no_adapter}))
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
