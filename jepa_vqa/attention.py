@@ -4,7 +4,7 @@ torch's fused CPU attention (flash) is the fastest forward in both precisions, b
 barely profits from bf16 matrix units. Written as two bf16 matmuls around a bf16 softmax, whose
 backward autograd runs as bf16 matmuls too, the attention trains faster: on a 2-core Xeon with AMX
 the tiny pretraining step went from 1.46x to 1.80x its fp32 speed (one interleaved run; the
-attention alone, ``benchmarks/cpu_attention.py``, 63-41 ms against 67-72 ms forward + backward
+attention alone, ``benchmarks/cpu_attention.py``, 41-63 ms against 67-72 ms forward + backward
 across runs), and alignment's stage 2 from about 4.8 to 5.7 answers/s (docs/perf.md). So a bf16
 CPU forward that will be differentiated takes the matmul form; everything else (fp32, CUDA,
 no-grad forwards such as the EMA target's) keeps the fused kernel::
