@@ -225,6 +225,11 @@ def _arm(cfg, precision: str, device: torch.device):
     return {"precision": precision, "obj": obj, "optimizer": optimizer, "masker": obj.masker()}
 
 
+def _arm_step(arm: dict, video, step, total, cfg, device, timer, times) -> None:
+    args = (arm["obj"], arm["optimizer"], arm["masker"], video, step, total, cfg, device, arm["precision"])
+    _train_step(*args, timer, times)
+
+
 def bench_pretrain(
     config: str,
     overrides: list[str] | None = None,
@@ -264,8 +269,7 @@ def bench_pretrain(
     video = next(loader).to(device)  # (B, T, C, H, W)
     for arm in arms:
         with flop_counter() as counter:
-            step_args = (arm["obj"], arm["optimizer"], arm["masker"], video, 0, total, cfg, device)
-            _train_step(*step_args, arm["precision"], None, {})
+            _arm_step(arm, video, 0, total, cfg, device, None, {})
         arm["flops_per_step"] = counter.get_total_flops()
         arm["timer"] = PhaseTimer.of_objective(arm["obj"], device)
         arm["rows"] = []
@@ -278,8 +282,7 @@ def bench_pretrain(
             times = dict(data_times)
             _sync(device)
             t0 = time.perf_counter()
-            step_args = (arm["obj"], arm["optimizer"], arm["masker"], video, step, total, cfg, device)
-            _train_step(*step_args, arm["precision"], arm["timer"], times)
+            _arm_step(arm, video, step, total, cfg, device, arm["timer"], times)
             _sync(device)
             times["step"] = time.perf_counter() - t0 + times["data"]
             if step > warmup:

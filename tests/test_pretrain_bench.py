@@ -78,3 +78,18 @@ def test_cli_bench_and_embed(world, tmp_path, capsys):
     assert out["tokens"] == 8 * 4 * 4 and out["dim"] == 32 and out["seconds"] > 0
     assert cli_main(["embed", "--encoder", str(tmp_path / "nope"), video]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_bench_pretrain_vs_steps_a_second_precision_in_the_same_run(world):
+    r = bench_pretrain(
+        TEST_YAML,
+        [f"data.path={world}", "train.batch_size=2", "train.precision=bf16"],
+        steps=2,
+        warmup=0,
+        threads=1,
+        vs="fp32",
+    )
+    assert r["precision"] == "bf16" and r["vs"]["precision"] == "fp32"
+    assert r["vs"]["clips_per_s"] > 0
+    assert r["speedup_vs"] == pytest.approx(r["vs"]["step_ms"] / r["step_ms"])
+    assert "vs fp32 in the same run" in format_report(r)
