@@ -19,6 +19,7 @@ declare -A ROWS=(
   [max-all]="projector.input_positions=512 projector.kind=mlp-pool projector.pool=max stage1.steps=100 train.steps=500 data.max_clips=0 stage2.projector_lr=3e-3"
   [frozen-qa]="projector.input_positions=512 projector.kind=mlp-pool projector.pool=max data.max_clips=0 stage1.data=qa stage1.steps=120 stage1.batch_size=8 stage1.lr=3e-3 train.steps=120 stage2.questions_per_row=1"
   [caption-all]="projector.input_positions=512 projector.kind=mlp-pool projector.pool=max data.max_clips=0 stage1.data=descriptions stage1.steps=800 stage1.batch_size=4 stage1.lr=3e-3 train.steps=900 stage2.projector_lr=3e-3"
+  [caption-s1]="projector.input_positions=512 projector.kind=mlp-pool projector.pool=max data.max_clips=0 stage1.data=descriptions stage1.steps=300 stage1.batch_size=4 stage1.lr=3e-3 train.steps=300"
   [overfit32]="projector.input_positions=512 projector.kind=mlp-pool projector.pool=max data.max_clips=32 stage1.data=qa stage1.steps=240 stage1.batch_size=4 stage1.lr=3e-3 train.steps=240"
 )
 for row in "${@:-${!ROWS[@]}}"; do
