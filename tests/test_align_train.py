@@ -130,6 +130,17 @@ def test_video_reliance_compares_own_other_and_no_video(tiny):
     assert main(["--model", str(tiny[0] / "missing"), "--data", str(tiny[0])]) == 2
 
 
+def test_video_reliance_cli_with_the_adapter_switched_off(tiny, tmp_path, capsys):
+    from alignment.video_reliance import main
+
+    build_model(_cfg(tiny)).save_pretrained(tmp_path / "model")
+    argv = ["--model", str(tmp_path / "model"), "--data", str(tiny[0]), "--rows", "2"]
+    assert main(argv) == 0 and main([*argv, "--no-adapter"]) == 0
+    with_adapter, without = (json.loads(line) for line in capsys.readouterr().out.splitlines()[-2:])
+    assert with_adapter["adapter"] is True and without["adapter"] is False
+    assert without["own"] == pytest.approx(with_adapter["own"])  # a fresh LoRA adds zero
+
+
 def test_video_reliance_on_descriptions_of_a_generated_world(tiny, tmp_path):
     from alignment.video_reliance import video_reliance
     from worlds.config import WorldConfig
