@@ -70,25 +70,15 @@ def test_softmax_stays_bf16_under_autocast():
     torch.testing.assert_close(out.float(), _sdpa(q.float(), k.float(), v.float()), atol=0.03, rtol=0.03)
 
 
-def _tiny_llama():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,  # grouped-query attention, as SmolLM2 has
-    )
-    return LlamaForCausalLM(cfg).double().eval()
-
-
 @pytest.mark.parametrize("padded", [False, True])
-def test_llm_attention_matches_transformers_sdpa(monkeypatch, padded):
-    """Forced onto the matmul path (float64 so that the comparison is exact), a Llama with grouped
-    KV heads gives sdpa's logits and input gradients, causal and with right padding."""
+def test_llm_attention_matches_transformers_sdpa(monkeypatch, tmp_path, padded):
+    """Forced onto the matmul path (float64 so that the comparison is exact), the tiny test Llama
+    (grouped KV heads, as SmolLM2 has) gives sdpa's logits and input gradients, causal and with
+    right padding."""
+    from transformers import AutoModelForCausalLM
+
+    from vlm.testing import make_tiny_llm
+
     ids = torch.randint(0, 64, (2, 10), generator=torch.Generator().manual_seed(0))
     mask = torch.ones(2, 10, dtype=torch.long)
     if padded:
@@ -100,7 +90,8 @@ def test_llm_attention_matches_transformers_sdpa(monkeypatch, padded):
         (logits * mask[..., None]).sum().backward()
         return logits.detach() * mask[..., None], emb.grad * mask[..., None]
 
-    llm = _tiny_llama()
+    llm = AutoModelForCausalLM.from_pretrained(make_tiny_llm(tmp_path)).double().eval()
+    assert llm.config.num_key_value_heads < llm.config.num_attention_heads
     expected = run(llm)
     monkeypatch.setattr(attn, "_differentiated_bf16_on_cpu", lambda *t: True)
     calls, matmul = [], attn.matmul_attention
