@@ -34,7 +34,10 @@ class Stage1Config:
     steps: int = 100  # projector-only steps at the start of the run (0 = skip stage 1)
     lr: float = 1e-3
     batch_size: int = 0  # per process (0 = train.batch_size); descriptions are ~4x longer than QA
-    data: Literal["descriptions", "qa"] = "descriptions"  # descriptions need world.json
+    # descriptions: the LLM learns each clip's description; grounding: each video token is pulled
+    # towards the LLM's words for its cell's object (no LLM forward; alignment.grounding); qa: answers.
+    # descriptions and grounding need world.json
+    data: Literal["descriptions", "grounding", "qa"] = "descriptions"
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.lr <= 0 or self.batch_size < 0:

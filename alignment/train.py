@@ -30,6 +30,7 @@ from alignment.batches import Batches, fit_projector_inputs
 from alignment.cache import FeatureCache
 from alignment.config import AlignConfig
 from alignment.data import load_descriptions, load_qa, load_scenes
+from alignment.grounding import GroundingBatches, grounding_loss
 from alignment.model import build_model, set_stage, trainable_parameters
 from jepa_vqa.config import load_config, save_config, to_dict
 from jepa_vqa.precision import autocast, resolve_precision
@@ -67,7 +68,7 @@ def _datasets(cfg: AlignConfig):
         videos = set(qa["video"])  # describe the same clips stage 2 asks about
         stage1 = load_descriptions(cfg.data.path, cfg.data.split)
         stage1 = stage1.filter(lambda v: v in videos, input_columns="video", desc="clips with questions")
-    elif cfg.stage1.steps > 0:
+    elif cfg.stage1.steps > 0 and cfg.stage1.data == "qa":
         stage1 = qa
     return stage1, qa
 
@@ -220,6 +221,8 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
         if stage1_ds is not None
         else None
     )
+    if cfg.sees_video and cfg.stage1.steps > 0 and cfg.stage1.data == "grounding":
+        batches[1] = GroundingBatches(model, list(qa_ds["video"]), cfg.data.path, cfg.data.split, cache)
 
     # 3. Optimiser over projector + LoRA (+ unfrozen encoder blocks); resume from OUT/checkpoint.
     groups = trainable_parameters(model)
@@ -263,7 +266,8 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
         batch = batches[stage](idx)
         lr = _set_lr(cfg, opt, step)
         with autocast(precision, accelerator.device):
-            loss = model(batch)
+            grounded = stage == 1 and cfg.stage1.data == "grounding"
+            loss = grounding_loss(model, batch, batches[1].word_tokens) if grounded else model(batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         _sync_grads(accelerator, params)
@@ -305,7 +309,7 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
         set_stage(model, 2)
         plot_metrics(out / "metrics.jsonl", out / "loss.png", ["loss", "lr"])
         stats = {
-            "stage1_examples": len(stage1_ds) if stage1_ds is not None else 0,
+            "stage1_examples": len(batches[1]) if batches[1] is not None else 0,
             "stage2_examples": len(qa_ds),
             "processes": world,
             "final_loss": loss_value,

@@ -1,0 +1,123 @@
+"""Grounded stage 1: per-cell word targets from a world's tracks, and a projector that learns them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from alignment.config import AlignConfig
+from alignment.grounding import GroundingBatches, grounding_accuracy, grounding_loss
+from alignment.model import build_model
+from alignment.train import train
+from jepa_vqa.config import load_config
+from jepa_vqa.errors import UserError
+from jepa_vqa.training import read_metrics
+from worlds.grounding import NOTHING, cell_words, vocabulary
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _clip(x0: float, x1: float, y: float, visible: float = 1.0) -> dict:
+    """One small red circle crossing 16 frames in a straight line at height ``y``."""
+    xs = [x0 + (x1 - x0) * f / 15 for f in range(16)]
+    return {
+        "num_frames": 16,
+        "objects": [{"id": 0, "shape": "circle", "colour": "red", "size": "small"}],
+        "tracks": [{"object": 0, "x": xs, "y": [y] * 16, "visible": [visible] * 16}],
+    }
+
+
+def test_cell_words_follow_the_object_through_its_cells():
+    cells = cell_words(_clip(0.1, 0.9, 0.6), grid=(4, 4, 4))  # 4 time steps of 4 frames, 4 x 4 cells
+    assert len(cells) == 64
+    occupied = [k for k, c in enumerate(cells) if c["shape"] != NOTHING]
+    # row int(0.6 * 4) = 2 throughout; each time step holds it in the one or two cells it crosses
+    assert sorted({k // 16 for k in occupied}) == [0, 1, 2, 3]
+    assert all((k % 16) // 4 == 2 for k in occupied)
+    assert [k % 4 for k in occupied] == sorted(k % 4 for k in occupied)  # left to right over time
+    assert occupied[0] % 4 == 0 and occupied[-1] % 4 == 3
+    for k in occupied:
+        assert cells[k] == {"shape": "circle", "colour": "red", "size": "small", "direction": "right"}
+
+
+def test_hidden_or_still_objects():
+    assert all(c == {"shape": NOTHING} for c in cell_words(_clip(0.1, 0.9, 0.6, visible=0.2), (4, 4, 4)))
+    still = [c for c in cell_words(_clip(0.5, 0.5, 0.1), (2, 2, 2)) if c["shape"] != NOTHING]
+    assert len(still) == 2 and all("direction" not in c for c in still)  # no move, no direction word
+
+
+@pytest.fixture(scope="module")
+def world_and_llm(tmp_path_factory):
+    from vlm.testing import make_tiny_llm
+    from worlds.config import WorldConfig
+    from worlds.generate import generate_dataset
+
+    root = tmp_path_factory.mktemp("grounding")
+    cfg = load_config(WorldConfig, ROOT / "configs/world/tiny.yaml", ["num_clips=12", "voe.pairs=0"])
+    return generate_dataset(cfg, root / "world", progress=False), make_tiny_llm(root / "llm")
+
+
+def _cfg(world_and_llm, *overrides: str) -> AlignConfig:
+    world, llm = world_and_llm
+    return load_config(
+        AlignConfig,
+        ROOT / "configs/align/test.yaml",
+        [f"data.path={world}", f"llm={llm}", "stage1.data=grounding", "projector.tokens=16", *overrides],
+    )
+
+
+def test_real_clips_label_only_their_own_objects(world_and_llm):
+    from worlds.formats import read_clips
+
+    for clip in read_clips(world_and_llm[0], "train"):
+        cells = cell_words(clip, (4, 4, 4))
+        seen = {c["colour"] for c in cells if c["shape"] != NOTHING}
+        assert seen <= {o["colour"] for o in clip["objects"]}
+    assert vocabulary(["red"], ["circle"])["shape"] == ["circle", NOTHING]
+
+
+def test_grounding_stage_trains_the_projector_without_the_llm(world_and_llm, tmp_path):
+    cfg = _cfg(world_and_llm, "stage1.steps=30", "train.steps=32", "stage1.lr=3e-3", "stage1.batch_size=4")
+    out = train(cfg, tmp_path / "run")
+    metrics = [m for m in read_metrics(out / "metrics.jsonl") if m["stage"] == 1]
+    assert len(metrics) == 30
+    first, last = sum(m["loss"] for m in metrics[:3]) / 3, sum(m["loss"] for m in metrics[-3:]) / 3
+    assert last < 0.8 * first, (first, last)
+    card = json.loads((out / "config.json").read_text())
+    assert "grounding pairs" in json.dumps(card)
+
+
+def test_grounding_loss_reaches_only_the_projector_and_accuracy_is_a_fraction(world_and_llm, tmp_path):
+    from alignment.cache import FeatureCache
+    from alignment.data import load_qa
+
+    cfg = _cfg(world_and_llm)
+    model = build_model(cfg)
+    videos = list(dict.fromkeys(load_qa(cfg.data.path, "train")["video"]))
+    cache = FeatureCache(model, tmp_path / "cache")
+    batches = GroundingBatches(model, videos, cfg.data.path, "train", cache)
+    assert batches.targets.shape == (len(videos), 16, 4)  # clips x cells x word groups
+    loss = grounding_loss(model, batches([0, 1]), batches.word_tokens)
+    loss.backward()
+    assert all(p.grad is not None for p in model.projector.mlp.parameters())
+    assert all(p.grad is None for p in model.llm.parameters())
+    accuracy = grounding_accuracy(model, batches)
+    assert set(accuracy) == {"shape", "colour", "size", "direction"}
+    assert all(0.0 <= a <= 1.0 for a in accuracy.values())
+
+
+def test_grounding_needs_a_pooling_projector_and_ground_truth(world_and_llm, tmp_path):
+    from alignment.cache import FeatureCache
+
+    model = build_model(_cfg(world_and_llm, "projector.kind=attentive"))
+    with pytest.raises(UserError, match="pooling projector"):
+        GroundingBatches(model, [], str(world_and_llm[0]), "train", FeatureCache(model, None))
+    model = build_model(_cfg(world_and_llm))
+    with pytest.raises(UserError, match="no ground truth"):
+        GroundingBatches(model, ["/nowhere.mp4"], str(world_and_llm[0]), "train", FeatureCache(model, None))
+    with pytest.raises(UserError, match="feature cache"):
+        GroundingBatches(model, [], str(world_and_llm[0]), "train", None)

@@ -1,0 +1,87 @@
+"""Where each object is, per cell of a video's token grid: the words a grounded projector is
+trained to place there (alignment ``stage1.data=grounding``).
+
+A clip's frames are cut into the projector's pooled grid ``(t, h, w)``: time step ``s`` covers
+frames ``[s*F/t, (s+1)*F/t)``, cell ``(i, j)`` the image rows ``[i/h, (i+1)/h)`` and columns
+``[j/w, (j+1)/w)``. A cell holds the object whose centre is there, visible, in the most of its
+frames; it is labelled with that object's colour, shape, size and, when it moves far enough
+within the time step, its direction. An empty cell's shape is :data:`NOTHING`::
+
+    words = cell_words(clip, grid=(4, 4, 4))   # 64 dicts: {"shape": "circle", "colour": "red", ...}
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from worlds.annotate import direction_of
+
+NOTHING = "nothing"  # the shape word of a cell without an object
+DIRECTIONS = ("left", "right", "up", "down")
+SIZES = ("small", "large")
+MIN_VISIBLE = 0.5  # fraction of an object's area in view for it to count as seen in a frame
+MIN_MOVE = 0.02  # displacement (of the frame's width) within a time step that names a direction
+
+
+def vocabulary(colours: list[str], shapes: list[str]) -> dict[str, list[str]]:
+    """The word groups of a world: one word of each group is the target of an occupied cell."""
+    return {
+        "shape": [*shapes, NOTHING],
+        "colour": list(colours),
+        "size": list(SIZES),
+        "direction": list(DIRECTIONS),
+    }
+
+
+def _frame_windows(num_frames: int, steps: int) -> list[range]:
+    edges = np.linspace(0, num_frames, steps + 1).round().astype(int)
+    return [range(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _occupant(clip: dict, frames: range, i: int, j: int, h: int, w: int) -> tuple[int, list[int]] | None:
+    """(object index, its frames in cell (i, j)) of the object seen there most often, or None."""
+    best = None
+    for track in clip["tracks"]:
+        here = [
+            f
+            for f in frames
+            if track["visible"][f] >= MIN_VISIBLE
+            and int(np.clip(track["y"][f], 0, 0.999) * h) == i
+            and int(np.clip(track["x"][f], 0, 0.999) * w) == j
+        ]
+        if here and (best is None or len(here) > len(best[1])):
+            best = (track["object"], here)
+    return best
+
+
+def _direction(track: dict, frames: range) -> str | None:
+    """Direction of ``track`` across the visible ``frames`` of a time step, if it moved far enough."""
+    seen = [f for f in frames if track["visible"][f] >= MIN_VISIBLE]
+    if len(seen) < 2:
+        return None
+    dx = track["x"][seen[-1]] - track["x"][seen[0]]
+    dy = track["y"][seen[-1]] - track["y"][seen[0]]
+    return direction_of(dx, dy) if max(abs(dx), abs(dy)) >= MIN_MOVE else None
+
+
+def cell_words(clip: dict, grid: tuple[int, int, int]) -> list[dict[str, str]]:
+    """One dict per cell of ``grid`` (t, h, w), in (t, h, w) order: the group -> word targets of
+    that cell (``{"shape": "nothing"}`` for an empty one)."""
+    t, h, w = grid
+    objects = {o["id"]: o for o in clip["objects"]}
+    tracks = {tr["object"]: tr for tr in clip["tracks"]}
+    cells = []
+    for frames in _frame_windows(clip["num_frames"], t):
+        for i in range(h):
+            for j in range(w):
+                found = _occupant(clip, frames, i, j, h, w)
+                if found is None:
+                    cells.append({"shape": NOTHING})
+                    continue
+                obj = objects[found[0]]
+                words = {"shape": obj["shape"], "colour": obj["colour"], "size": obj["size"]}
+                direction = _direction(tracks[found[0]], frames)
+                if direction is not None:
+                    words["direction"] = direction
+                cells.append(words)
+    return cells
