@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from encoder.bench import PhaseTimer, peak_memory_mb, timed
+from jepa_vqa.errors import UserError
 from jepa_vqa.precision import autocast, hardware_info, resolve_precision
 
 PHASES = ("batch", "projector", "llm forward", "loss", "backward", "optimizer")
@@ -39,6 +40,11 @@ def _setup(cfg, stage: int, clips: int, cache_dir: Path, device: torch.device, p
     from alignment.model import build_model, set_stage, trainable_parameters
     from alignment.train import _datasets, _first_clips, _optimizer
 
+    if stage == 1 and cfg.stage1.data == "grounding":
+        raise UserError(
+            "stage1.data=grounding runs no LLM (the align progress bar shows its steps/s); "
+            "bench align times the LLM stages: --stage 2, or stage 1 with stage1.data=descriptions"
+        )
     stage1_ds, qa_ds = _datasets(cfg)
     ds = qa_ds if stage == 2 or stage1_ds is None else stage1_ds
     ds = _first_clips(ds, clips)

@@ -121,3 +121,13 @@ def test_grounding_needs_a_pooling_projector_and_ground_truth(world_and_llm, tmp
         GroundingBatches(model, ["/nowhere.mp4"], str(world_and_llm[0]), "train", FeatureCache(model, None))
     with pytest.raises(UserError, match="feature cache"):
         GroundingBatches(model, [], str(world_and_llm[0]), "train", None)
+
+
+def test_bench_align_refuses_the_grounded_stage_with_a_one_line_reason(world_and_llm, capsys):
+    from cli.main import main as cli_main
+
+    world, llm = world_and_llm
+    args = ["--config", str(ROOT / "configs/align/test.yaml"), "--stage", "1", "--steps", "1"]
+    overrides = [f"data.path={world}", f"llm={llm}", "stage1.data=grounding"]
+    assert cli_main(["bench", "align", *args, *overrides]) == 2
+    assert "runs no LLM" in capsys.readouterr().err
