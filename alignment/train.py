@@ -153,7 +153,8 @@ def _card(cfg: AlignConfig, stats: dict) -> dict:
         "training_data": {
             "dataset": cfg.data.path,
             "synthetic_world_only": (Path(cfg.data.path) / "world.json").is_file(),
-            "stage 1": f"{s1} steps, projector only, {stats['stage1_examples']} {cfg.stage1.data} pairs",
+            "stage 1": f"{s1} steps, projector only, {stats['stage1_examples']} "
+            + ("clips, every cell's object words" if cfg.stage1.data == "grounding" else f"{cfg.stage1.data} pairs"),
             "stage 2": f"{s2} steps, projector + LoRA, {stats['stage2_examples']} QA pairs (split {cfg.data.split})",
         },
         "training": {

@@ -88,7 +88,7 @@ def test_grounding_stage_trains_the_projector_without_the_llm(world_and_llm, tmp
     first, last = sum(m["loss"] for m in metrics[:3]) / 3, sum(m["loss"] for m in metrics[-3:]) / 3
     assert last < 0.8 * first, (first, last)
     card = json.loads((out / "config.json").read_text())
-    assert "grounding pairs" in json.dumps(card)
+    assert "clips, every cell's object words" in json.dumps(card)
 
 
 def test_grounding_loss_reaches_only_the_projector_and_accuracy_is_a_fraction(world_and_llm, tmp_path):
