@@ -154,7 +154,11 @@ def _card(cfg: AlignConfig, stats: dict) -> dict:
             "dataset": cfg.data.path,
             "synthetic_world_only": (Path(cfg.data.path) / "world.json").is_file(),
             "stage 1": f"{s1} steps, projector only, {stats['stage1_examples']} "
-            + ("clips, every cell's object words" if cfg.stage1.data == "grounding" else f"{cfg.stage1.data} pairs"),
+            + (
+                "clips, every cell's object words"
+                if cfg.stage1.data == "grounding"
+                else f"{cfg.stage1.data} pairs"
+            ),
             "stage 2": f"{s2} steps, projector + LoRA, {stats['stage2_examples']} QA pairs (split {cfg.data.split})",
         },
         "training": {
