@@ -10,7 +10,7 @@ many times; the LLM then meets video tokens that already point at words it knows
 the frozen LLM's answer loss a projector learns to read the clip only after tens of epochs
 (README, alignment levers), far beyond a CPU budget::
 
-    batches = GroundingBatches(model, videos, clips, cache)
+    batches = GroundingBatches(model, videos, "data/world-tiny", "train", cache)  # cache: FeatureCache
     loss = grounding_loss(model, batches(idx), batches.word_tokens)
 """
 
@@ -63,13 +63,14 @@ class GroundingBatches:
     def __init__(self, model, videos: list[str], data: str, split: str, cache) -> None:
         if cache is None:
             raise UserError("stage1.data=grounding needs the feature cache (a frozen encoder)")
-        by_video = {c["video"]: c for c in read_clips(data, split)}
+        every_clip = read_clips(data)  # the vocabulary from the whole world: one for every split
+        by_video = {c["video"]: c for c in every_clip if c["split"] == split}
         missing = [v for v in videos if v not in by_video]
         if missing:
             raise UserError(f"stage1.data=grounding: no ground truth in world.json for {missing[0]}")
         self.videos, self.cache = list(dict.fromkeys(videos)), cache
-        colours = sorted({o["colour"] for c in by_video.values() for o in c["objects"]})
-        shapes = sorted({o["shape"] for c in by_video.values() for o in c["objects"]})
+        colours = sorted({o["colour"] for c in every_clip for o in c["objects"]})
+        shapes = sorted({o["shape"] for c in every_clip for o in c["objects"]})
         self.groups = vocabulary(colours, shapes)
         grid = projector_grid(model)
         self.targets = cell_targets([by_video[v] for v in self.videos], self.groups, grid)  # (C, K, G)
