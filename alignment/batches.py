@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import random
 import sys
 
 import torch
@@ -26,10 +27,18 @@ def _rows_by_video(ds, per_row: int) -> list[list[int]]:
     return [ids[k : k + per_row] for ids in by_video.values() for k in range(0, len(ids), per_row)]
 
 
+def _asked_open(index: int, fraction: float) -> bool:
+    """Whether question ``index`` is asked without its options: a fixed draw per question, so that
+    every rank and every resumed run asks it the same way."""
+    return fraction > 0 and random.Random(index).random() < fraction
+
+
 class Batches:
     """Training batches of one dataset: every prompt tokenised once up front (examples too long
     for the LLM are dropped, with a warning), video tokens from the cache. With
-    ``questions_per_row`` > 1 a row holds several questions about one clip (``encode_group``)."""
+    ``questions_per_row`` > 1 a row holds several questions about one clip (``encode_group``). A
+    share ``open_fraction`` of the multiple-choice questions is asked without its options (the same
+    answer words), as a chat user asks."""
 
     def __init__(
         self,
@@ -40,6 +49,7 @@ class Batches:
         progress: bool = True,
         questions_per_row: int = 1,
         scenes: dict[str, str] | None = None,
+        open_fraction: float = 0.0,
     ) -> None:
         from jepa_vqa.errors import UserError
         from vlm.processor import with_scene
@@ -55,7 +65,7 @@ class Batches:
             questions, options, answers = ([col[i] for i in row] for col in columns[:3])
             if model.config.perception == "description":  # ``scenes``: alignment.data.load_scenes
                 questions = [with_scene(q, scenes[columns[3][row[0]]]) for q in questions]
-            options = [o or None for o in options]
+            options = [None if _asked_open(i, open_fraction) else o or None for i, o in zip(row, options)]
             try:
                 if len(row) == 1:
                     item = model.processor.encode(questions[0], None, options[0], self.has_video, answers[0])

@@ -53,8 +53,13 @@ class Stage2Config:
     # the prefix and itself: the losses of separate rows at a fraction of the compute. The batch
     # size then counts rows.
     questions_per_row: int = 1
+    # share of the multiple-choice questions asked without their options (open form, as in a chat);
+    # the target is the same answer text
+    open_fraction: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.open_fraction <= 1.0:
+            raise ValueError(f"stage2.open_fraction must be in [0, 1], got {self.open_fraction}")
         if self.lr <= 0 or self.projector_lr < 0:
             raise ValueError("stage2.lr must be > 0 and stage2.projector_lr >= 0")
         if self.questions_per_row < 1:

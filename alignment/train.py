@@ -220,7 +220,11 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
     scenes = load_scenes(cfg.data.path) if cfg.perception == "description" else None
     if cfg.sees_video:
         fit_projector_inputs(model, list(qa_ds["video"]), cache)
-    batches = {2: Batches(model, qa_ds, cache, "qa", is_main, cfg.questions_per_row(2), scenes)}
+    batches = {
+        2: Batches(
+            model, qa_ds, cache, "qa", is_main, cfg.questions_per_row(2), scenes, cfg.stage2.open_fraction
+        )
+    }
     batches[1] = (
         Batches(model, stage1_ds, cache, cfg.stage1.data, is_main, cfg.questions_per_row(1))
         if stage1_ds is not None

@@ -352,3 +352,21 @@ def test_stage1_on_qa_groups_a_clips_questions_like_stage2(tiny):
     assert qa.questions_per_row(1) == qa.questions_per_row(2) == 4
     described = _cfg(tiny, "stage2.questions_per_row=4", "stage1.data=descriptions")
     assert described.questions_per_row(1) == 1 and described.questions_per_row(2) == 4
+
+
+def test_a_share_of_questions_is_asked_without_options(tiny):
+    model = build_model(_cfg(tiny))
+    ds = load_qa(_cfg(tiny).data.path, "train").select(range(8))
+    assert all(len(o) >= 2 for o in ds["options"])
+
+    def prompts(fraction: float) -> list[str]:
+        batches = Batches(model, ds, None, progress=False, open_fraction=fraction)
+        return [model.tokenizer.decode(item.input_ids) for item in batches.items]
+
+    assert all("Options:" in p for p in prompts(0.0))
+    assert not any("Options:" in p for p in prompts(1.0))
+    half = prompts(0.5)
+    assert half == prompts(0.5)  # a fixed draw per question: every rank and resume asks alike
+    assert 0 < sum("Options:" in p for p in half) < len(half)
+    with pytest.raises(ConfigError, match="open_fraction"):
+        _cfg(tiny, "stage2.open_fraction=1.5")
