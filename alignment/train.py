@@ -318,7 +318,7 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
         set_stage(model, 2)
         plot_metrics(out / "metrics.jsonl", out / "loss.png", ["loss", "lr"])
         stats = {
-            "stage1_examples": len(batches[1]) if batches[1] is not None else 0,
+            "stage1_examples": len(stage1_ds) if stage1_ds is not None else len(batches[1] or []),
             "stage2_examples": len(qa_ds),
             "processes": world,
             "final_loss": loss_value,
