@@ -11,7 +11,7 @@ the frozen LLM's answer loss a projector learns to read the clip only after tens
 (README, alignment levers), far beyond a CPU budget::
 
     batches = GroundingBatches(model, videos, "data/world-tiny", "train", cache)  # cache: FeatureCache
-    loss = grounding_loss(model, batches(idx), batches.word_tokens)
+    loss = grounding_loss(model, batches(idx), batches.word_tables)
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from jepa_vqa.errors import UserError
-from vlm.projector import pooled_grid
+from vlm.projector import PoolMLPProjector
 from worlds.formats import read_clips
 from worlds.grounding import cell_words, vocabulary
 
@@ -33,9 +33,10 @@ def word_tokens(tokenizer, words: list[str]) -> list[list[int]]:
 
 
 def word_table(model, tokens: list[list[int]]) -> torch.Tensor:
-    """(V, W): each word's input embedding (the mean of its tokens' when it splits), frozen."""
+    """(V, W): each word's input embedding (the mean of its tokens' when it splits), frozen and
+    unit-length (the logits are cosines)."""
     table = model.llm.get_input_embeddings().weight.detach()
-    return torch.stack([table[ids].float().mean(0) for ids in tokens])
+    return F.normalize(torch.stack([table[ids].float().mean(0) for ids in tokens]), dim=-1)
 
 
 def cell_targets(clips: list[dict], groups: dict[str, list[str]], grid) -> torch.Tensor:
@@ -51,10 +52,9 @@ def cell_targets(clips: list[dict], groups: dict[str, list[str]], grid) -> torch
 
 def projector_grid(model) -> tuple[int, int, int]:
     """The (t, h, w) grid of cells that the model's pooling projector makes its video tokens from."""
-    if model.projector.cfg.kind == "attentive":
+    if not isinstance(model.projector, PoolMLPProjector):
         raise UserError("stage1.data=grounding needs a pooling projector (pool-mlp or mlp-pool)")
-    cfg = model.projector.cfg
-    return pooled_grid(model.grid, cfg.tokens, cfg.time_steps)
+    return model.projector.cells(model.grid)
 
 
 class GroundingBatches:
@@ -74,7 +74,10 @@ class GroundingBatches:
         self.groups = vocabulary(colours, shapes)
         grid = projector_grid(model)
         self.targets = cell_targets([by_video[v] for v in self.videos], self.groups, grid)  # (C, K, G)
-        self.word_tokens = [word_tokens(model.tokenizer, words) for words in self.groups.values()]
+        # one (V, W) table of unit word embeddings per group: the LLM is frozen, so computed once
+        self.word_tables = [
+            word_table(model, word_tokens(model.tokenizer, words)) for words in self.groups.values()
+        ]
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -86,20 +89,20 @@ class GroundingBatches:
         }
 
 
-def group_logits(model, video_embeds: torch.Tensor, words: list[list[int]]) -> torch.Tensor:
-    """``video_embeds`` (B, K, W) -> scaled cosines with the embeddings of ``words`` (B, K, V)."""
-    table = word_table(model, words)  # (V, W)
-    return SCALE * F.normalize(video_embeds.float(), dim=-1) @ F.normalize(table, dim=-1).T
+def group_logits(video_embeds: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """``video_embeds`` (B, K, W) -> scaled cosines with a group's unit word embeddings ``table``
+    (V, W): (B, K, V)."""
+    return SCALE * F.normalize(video_embeds.float(), dim=-1) @ table.to(video_embeds.device).T
 
 
-def grounding_loss(model, batch: dict, groups: list[list[list[int]]]) -> torch.Tensor:
+def grounding_loss(model, batch: dict, tables: list[torch.Tensor]) -> torch.Tensor:
     """Mean over word groups of the cross-entropy of each cell's word (cells without one skipped)."""
     embeds = model.project(batch["encoder_tokens"])  # (B, K, W)
     targets = batch["cell_targets"].to(embeds.device)  # (B, K, G)
     losses = []
-    for g, group in enumerate(groups):
+    for g, table in enumerate(tables):
         if (targets[..., g] >= 0).any():
-            logits = group_logits(model, embeds, group)  # (B, K, V)
+            logits = group_logits(embeds, table)  # (B, K, V)
             losses.append(F.cross_entropy(logits.flatten(0, 1), targets[..., g].flatten(), ignore_index=-100))
     return torch.stack(losses).mean()
 
@@ -112,9 +115,9 @@ def grounding_accuracy(model, batches: GroundingBatches, batch_size: int = 64) -
     for start in range(0, len(batches), batch_size):
         batch = batches(list(range(start, min(start + batch_size, len(batches)))))
         embeds = model.project(batch["encoder_tokens"])  # (B, K, W)
-        for g, group in enumerate(batches.word_tokens):
+        for g, table in enumerate(batches.word_tables):
             target = batch["cell_targets"][..., g]  # (B, K)
-            pred = group_logits(model, embeds, group).argmax(-1).cpu()  # (B, K)
+            pred = group_logits(embeds, table).argmax(-1).cpu()  # (B, K)
             labelled = target >= 0
             right[g] += (pred == target)[labelled].sum()
             total[g] += labelled.sum()

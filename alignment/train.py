@@ -225,12 +225,10 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
             model, qa_ds, cache, "qa", is_main, cfg.questions_per_row(2), scenes, cfg.stage2.open_fraction
         )
     }
-    batches[1] = (
-        Batches(model, stage1_ds, cache, cfg.stage1.data, is_main, cfg.questions_per_row(1))
-        if stage1_ds is not None
-        else None
-    )
-    if cfg.sees_video and cfg.stage1.steps > 0 and cfg.stage1.data == "grounding":
+    batches[1] = None
+    if stage1_ds is not None:
+        batches[1] = Batches(model, stage1_ds, cache, cfg.stage1.data, is_main, cfg.questions_per_row(1))
+    elif cfg.sees_video and cfg.stage1.steps > 0 and cfg.stage1.data == "grounding":
         batches[1] = GroundingBatches(model, list(qa_ds["video"]), cfg.data.path, cfg.data.split, cache)
 
     # 3. Optimiser over projector + LoRA (+ unfrozen encoder blocks); resume from OUT/checkpoint.
@@ -276,7 +274,7 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
         lr = _set_lr(cfg, opt, step)
         with autocast(precision, accelerator.device):
             grounded = stage == 1 and cfg.stage1.data == "grounding"
-            loss = grounding_loss(model, batch, batches[1].word_tokens) if grounded else model(batch)
+            loss = grounding_loss(model, batch, batches[1].word_tables) if grounded else model(batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         _sync_grads(accelerator, params)

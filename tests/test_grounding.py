@@ -101,7 +101,7 @@ def test_grounding_loss_reaches_only_the_projector_and_accuracy_is_a_fraction(wo
     cache = FeatureCache(model, tmp_path / "cache")
     batches = GroundingBatches(model, videos, cfg.data.path, "train", cache)
     assert batches.targets.shape == (len(videos), 16, 4)  # clips x cells x word groups
-    loss = grounding_loss(model, batches([0, 1]), batches.word_tokens)
+    loss = grounding_loss(model, batches([0, 1]), batches.word_tables)
     loss.backward()
     assert all(p.grad is not None for p in model.projector.mlp.parameters())
     assert all(p.grad is None for p in model.llm.parameters())

@@ -170,8 +170,12 @@ class Projector(nn.Module):
 class PoolMLPProjector(Projector):
     """Adaptive average (or max) pool over (h, w) per time step, then the MLP."""
 
+    def cells(self, grid: tuple[int, int, int]) -> tuple[int, int, int]:
+        """The ``(t', ph, pw)`` cells an encoder ``grid`` is pooled to: one video token each."""
+        return pooled_grid(grid, self.cfg.tokens, self.cfg.time_steps)
+
     def num_tokens(self, grid: tuple[int, int, int]) -> int:
-        t, ph, pw = pooled_grid(grid, self.cfg.tokens, self.cfg.time_steps)
+        t, ph, pw = self.cells(grid)
         return t * ph * pw
 
     def pool(self, x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
@@ -179,7 +183,7 @@ class PoolMLPProjector(Projector):
         b, _, c = x.shape
         x = x.transpose(1, 2).reshape(b, c, *grid)  # (B, C, t, h, w)
         pool = F.adaptive_max_pool3d if self.cfg.pool == "max" else F.adaptive_avg_pool3d
-        x = pool(x, pooled_grid(grid, self.cfg.tokens, self.cfg.time_steps))  # (B, C, t', ph, pw)
+        x = pool(x, self.cells(grid))  # (B, C, t', ph, pw)
         return x.flatten(3).permute(0, 2, 3, 1)  # (B, t', ph*pw, C)
 
     def forward(self, tokens: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from worlds.annotate import direction_of
+from worlds.palette import SIZES
+from worlds.questions import DIRECTIONS
 
 NOTHING = "nothing"  # the shape word of a cell without an object
-DIRECTIONS = ("left", "right", "up", "down")
-SIZES = ("small", "large")
 MIN_VISIBLE = 0.5  # fraction of an object's area in view for it to count as seen in a frame
 MIN_MOVE = 0.02  # displacement (of the frame's width) within a time step that names a direction
 
@@ -38,20 +38,20 @@ def _frame_windows(num_frames: int, steps: int) -> list[range]:
     return [range(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def _occupant(clip: dict, frames: range, i: int, j: int, h: int, w: int) -> tuple[int, list[int]] | None:
-    """(object index, its frames in cell (i, j)) of the object seen there most often, or None."""
-    best = None
+def _occupants(clip: dict, frames: range, h: int, w: int) -> dict[tuple[int, int], int]:
+    """{cell (i, j): id of the object seen there, visible, in the most of ``frames``} (ties: the
+    first track)."""
+    best: dict[tuple[int, int], tuple[int, int]] = {}  # cell -> (frames seen there, object id)
     for track in clip["tracks"]:
-        here = [
-            f
-            for f in frames
-            if track["visible"][f] >= MIN_VISIBLE
-            and int(np.clip(track["y"][f], 0, 0.999) * h) == i
-            and int(np.clip(track["x"][f], 0, 0.999) * w) == j
-        ]
-        if here and (best is None or len(here) > len(best[1])):
-            best = (track["object"], here)
-    return best
+        counts: dict[tuple[int, int], int] = {}
+        for f in frames:
+            if track["visible"][f] >= MIN_VISIBLE:
+                cell = (int(np.clip(track["y"][f], 0, 0.999) * h), int(np.clip(track["x"][f], 0, 0.999) * w))
+                counts[cell] = counts.get(cell, 0) + 1
+        for cell, n in counts.items():
+            if n > best.get(cell, (0, -1))[0]:
+                best[cell] = (n, track["object"])
+    return {cell: obj for cell, (_, obj) in best.items()}
 
 
 def _direction(track: dict, frames: range) -> str | None:
@@ -72,15 +72,15 @@ def cell_words(clip: dict, grid: tuple[int, int, int]) -> list[dict[str, str]]:
     tracks = {tr["object"]: tr for tr in clip["tracks"]}
     cells = []
     for frames in _frame_windows(clip["num_frames"], t):
+        occupants = _occupants(clip, frames, h, w)
         for i in range(h):
             for j in range(w):
-                found = _occupant(clip, frames, i, j, h, w)
-                if found is None:
+                if (i, j) not in occupants:
                     cells.append({"shape": NOTHING})
                     continue
-                obj = objects[found[0]]
+                obj = objects[occupants[i, j]]
                 words = {"shape": obj["shape"], "colour": obj["colour"], "size": obj["size"]}
-                direction = _direction(tracks[found[0]], frames)
+                direction = _direction(tracks[obj["id"]], frames)
                 if direction is not None:
                     words["direction"] = direction
                 cells.append(words)
