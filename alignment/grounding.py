@@ -12,17 +12,24 @@ the frozen LLM's answer loss a projector learns to read the clip only after tens
 
     batches = GroundingBatches(model, videos, "data/world-tiny", "train", cache)  # cache: FeatureCache
     loss = grounding_loss(model, batches(idx), batches.word_tables)
+
+With a slot projector (``projector.kind=slots``) the targets are per object instead of per cell:
+slot token ``p`` of every slot is scored against word group ``p`` (size, colour, shape, direction
+at the start, at the end; :data:`worlds.grounding.SLOT_GROUPS`), each clip's objects are matched to
+the slots that already predict their words best (Hungarian matching of the summed cross-entropies,
+as DETR matches boxes), and the unmatched slots learn "nothing" in every group.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from scipy.optimize import linear_sum_assignment
 
 from jepa_vqa.errors import UserError
-from vlm.projector import PoolMLPProjector
+from vlm.projector import PoolMLPProjector, SlotProjector
 from worlds.formats import read_clips
-from worlds.grounding import cell_words, vocabulary
+from worlds.grounding import SLOT_GROUPS, cell_objects, cell_words, object_words, slot_vocabulary, vocabulary
 
 SCALE = 10.0  # cosine -> logit: a margin of 0.3 in cosine is 3 nats
 
@@ -50,15 +57,40 @@ def cell_targets(clips: list[dict], groups: dict[str, list[str]], grid) -> torch
     return out
 
 
+def object_targets(clips: list[dict], groups: dict[str, list[str]], slots: int) -> torch.Tensor:
+    """(C, slots, G) index of each object's word within each group, objects first; -100 in the
+    rows without an object."""
+    out = torch.full((len(clips), slots, len(groups)), -100, dtype=torch.long)
+    for c, clip in enumerate(clips):
+        objects = object_words(clip)
+        if len(objects) > slots:
+            raise UserError(f"{clip['video']} has {len(objects)} objects but the projector only {slots} slots")
+        for o, words in enumerate(objects):
+            out[c, o] = torch.tensor([vocab.index(words[name]) for name, vocab in groups.items()])
+    return out
+
+
+def cell_owners(clips: list[dict], grid) -> torch.Tensor:
+    """(C, K) the object (its row in :func:`object_targets`) seen in each cell, -100 where none."""
+    owners = [[-100 if o is None else o for o in cell_objects(clip, grid)] for clip in clips]
+    return torch.tensor(owners, dtype=torch.long)
+
+
 def projector_grid(model) -> tuple[int, int, int]:
     """The (t, h, w) grid of cells that the model's pooling projector makes its video tokens from."""
     if not isinstance(model.projector, PoolMLPProjector):
-        raise UserError("stage1.data=grounding needs a pooling projector (pool-mlp or mlp-pool)")
+        raise UserError("stage1.data=grounding needs a pooling projector (pool-mlp or mlp-pool) or slots")
     return model.projector.cells(model.grid)
 
 
+def _tables(model, groups: dict[str, list[str]]) -> list[torch.Tensor]:
+    """One (V, W) table of unit word embeddings per group (the LLM is frozen: computed once)."""
+    return [word_table(model, word_tokens(model.tokenizer, words)) for words in groups.values()]
+
+
 class GroundingBatches:
-    """Cached encoder tokens and per-cell word targets of the clips of ``videos``."""
+    """Cached encoder tokens and the word targets of the clips of ``videos``: per cell, and with a
+    slot projector per object too."""
 
     def __init__(self, model, videos: list[str], data: str, split: str, cache) -> None:
         if cache is None:
@@ -71,21 +103,25 @@ class GroundingBatches:
         self.videos, self.cache = list(dict.fromkeys(videos)), cache
         colours = sorted({o["colour"] for c in every_clip for o in c["objects"]})
         shapes = sorted({o["shape"] for c in every_clip for o in c["objects"]})
-        self.groups = vocabulary(colours, shapes)
-        grid = projector_grid(model)
-        self.targets = cell_targets([by_video[v] for v in self.videos], self.groups, grid)  # (C, K, G)
-        # one (V, W) table of unit word embeddings per group: the LLM is frozen, so computed once
-        self.word_tables = [
-            word_table(model, word_tokens(model.tokenizer, words)) for words in self.groups.values()
-        ]
+        clips = [by_video[v] for v in self.videos]
+        self.groups = {"cells": vocabulary(colours, shapes)}
+        self.targets = {"cells": cell_targets(clips, self.groups["cells"], projector_grid(model))}  # (C, K, G)
+        if isinstance(model.projector, SlotProjector):
+            self.groups["slots"] = slot_vocabulary(colours, shapes)
+            if model.projector.cfg.tokens_per_slot != len(SLOT_GROUPS):
+                raise UserError(f"grounded slots need tokens_per_slot={len(SLOT_GROUPS)} (one per word group)")
+            slots = model.projector.num_slots
+            self.targets["slots"] = object_targets(clips, self.groups["slots"], slots)  # (C, S, G)
+            self.targets["owners"] = cell_owners(clips, projector_grid(model))  # (C, K)
+        self.word_tables = {kind: _tables(model, groups) for kind, groups in self.groups.items()}
 
     def __len__(self) -> int:
         return len(self.videos)
 
-    def __call__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+    def __call__(self, indices: list[int]) -> dict:
         return {
             "encoder_tokens": self.cache.batch([self.videos[i] for i in indices]),  # (B, N, D)
-            "cell_targets": self.targets[indices],  # (B, K, G)
+            "targets": {kind: t[indices] for kind, t in self.targets.items()},  # (B, K, G), (B, S, G)
         }
 
 
@@ -95,10 +131,42 @@ def group_logits(video_embeds: torch.Tensor, table: torch.Tensor) -> torch.Tenso
     return SCALE * F.normalize(video_embeds.float(), dim=-1) @ table.to(video_embeds.device).T
 
 
-def grounding_loss(model, batch: dict, tables: list[torch.Tensor]) -> torch.Tensor:
-    """Mean over word groups of the cross-entropy of each cell's word (cells without one skipped)."""
-    embeds = model.project(batch["encoder_tokens"])  # (B, K, W)
-    targets = batch["cell_targets"].to(embeds.device)  # (B, K, G)
+def slot_logits(video_embeds: torch.Tensor, tables: list[torch.Tensor]) -> list[torch.Tensor]:
+    """``video_embeds`` (B, S*G, W), slot by slot -> per group g, its slot tokens' logits (B, S, V_g)."""
+    return [group_logits(video_embeds[:, g :: len(tables)], table) for g, table in enumerate(tables)]
+
+
+@torch.no_grad()
+def match_slots(logits: list[torch.Tensor], targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each clip's object targets ``targets`` (B, S, G) (objects first, -100 rows after) moved to
+    the slots that predict their words best (least summed cross-entropy, Hungarian matching); the
+    other slots get the last word of every group ("nothing"). Returns the moved targets (B, S, G)
+    and each object's slot (B, S), -100 in the rows without an object."""
+    logp = [lg.float().log_softmax(-1).cpu() for lg in logits]  # G x (B, S, V_g)
+    targets = targets.cpu()
+    matched = torch.tensor([lg.shape[-1] - 1 for lg in logits]).expand_as(targets).clone()
+    slot_of = torch.full(targets.shape[:2], -100, dtype=torch.long)
+    for b in range(targets.shape[0]):
+        objects = targets[b][targets[b, :, 0] >= 0]  # (n, G)
+        if len(objects):
+            cost = -sum(lp[b][:, objects[:, g]] for g, lp in enumerate(logp))  # (S, n)
+            slots, found = (torch.as_tensor(a) for a in linear_sum_assignment(cost.numpy()))
+            matched[b, slots] = objects[found]
+            slot_of[b, found] = slots
+    return matched, slot_of
+
+
+def project(model, encoder_tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The video tokens to ground: {"cells": (B, K, W)}; for slots also "slots" (B, S*G, W) and
+    "share", each cell's share of every slot (B, K, S)."""
+    if isinstance(model.projector, SlotProjector):
+        tokens = encoder_tokens.to(model.device, torch.float32)
+        slots, cells, share = model.projector(tokens, model.grid, with_cells=True)
+        return {"cells": cells, "slots": slots, "share": share}
+    return {"cells": model.project(encoder_tokens)}
+
+
+def _cell_loss(embeds: torch.Tensor, targets: torch.Tensor, tables: list[torch.Tensor]) -> torch.Tensor:
     losses = []
     for g, table in enumerate(tables):
         if (targets[..., g] >= 0).any():
@@ -107,21 +175,80 @@ def grounding_loss(model, batch: dict, tables: list[torch.Tensor]) -> torch.Tens
     return torch.stack(losses).mean()
 
 
+def _slot_loss(embeds: dict, targets: dict, tables: list[torch.Tensor]) -> torch.Tensor:
+    """Words of the matched slots, plus where each slot looks: every cell that shows an object is
+    given to that object's slot (cross-entropy of the cell's shares)."""
+    logits = slot_logits(embeds["slots"], tables)  # G x (B, S, V_g)
+    matched, slot_of = match_slots(logits, targets["slots"])  # (B, S, G), (B, S)
+    matched = matched.to(embeds["slots"].device)
+    losses = [F.cross_entropy(lg.flatten(0, 1), matched[..., g].flatten()) for g, lg in enumerate(logits)]
+    owners = targets["owners"].cpu()  # (B, K)
+    cell_slot = torch.where(owners >= 0, slot_of.gather(1, owners.clamp_min(0)), owners)  # (B, K)
+    share = embeds["share"].float().clamp_min(1e-8).log().flatten(0, 1)  # (B*K, S)
+    losses.append(F.nll_loss(share, cell_slot.flatten().to(share.device), ignore_index=-100))
+    return torch.stack(losses).mean()
+
+
+def grounding_loss(model, batch: dict, tables: dict[str, list[torch.Tensor]]) -> torch.Tensor:
+    """Mean over word groups of the cross-entropy of each cell's word (cells without one skipped);
+    with slots, plus the same of each slot's word after matching the objects to the slots."""
+    embeds = project(model, batch["encoder_tokens"])
+    targets = {kind: t.to(model.device) for kind, t in batch["targets"].items()}
+    loss = _cell_loss(embeds["cells"], targets["cells"], tables["cells"])
+    if "slots" in embeds:
+        loss = loss + _slot_loss(embeds, targets, tables["slots"])
+    return loss
+
+
+def _cell_hits(embeds, targets, tables, names) -> tuple[dict, dict]:
+    """Per group: labelled cells whose nearest word is their word, and labelled cells."""
+    hits, totals = {}, {}
+    for g, (name, table) in enumerate(zip(names, tables)):
+        target = targets[..., g]  # (B, K)
+        pred = group_logits(embeds, table).argmax(-1).cpu()  # (B, K)
+        labelled = target >= 0
+        hits[name], totals[name] = (pred == target)[labelled].sum(), labelled.sum()
+    return hits, totals
+
+
+def _slot_hits(embeds, targets, tables) -> tuple[dict, dict]:
+    """Per group: hits and totals over the slots matched to objects; "empty": unmatched slots that
+    say "nothing" as their shape; "count": clips whose slots without "nothing" as shape are as many
+    as the objects."""
+    logits = slot_logits(embeds, tables)
+    matched, _ = match_slots(logits, targets)  # (B, S, G)
+    pred = torch.stack([lg.argmax(-1).cpu() for lg in logits], -1)  # (B, S, G)
+    shape = SLOT_GROUPS.index("shape")
+    nothing = tables[shape].shape[0] - 1
+    is_object = matched[..., shape] != nothing  # (B, S): the slot was matched to an object
+    hits = {g: ((pred[..., i] == matched[..., i]) & is_object).sum() for i, g in enumerate(SLOT_GROUPS)}
+    totals = {g: is_object.sum() for g in SLOT_GROUPS}
+    hits["empty"], totals["empty"] = ((pred[..., shape] == nothing) & ~is_object).sum(), (~is_object).sum()
+    n_objects = (targets[..., 0] >= 0).sum(-1)  # (B,)
+    hits["count"], totals["count"] = ((pred[..., shape] != nothing).sum(-1) == n_objects).sum(), len(targets)
+    return hits, totals
+
+
 @torch.no_grad()
-def grounding_accuracy(model, batches: GroundingBatches, batch_size: int = 64) -> dict[str, float]:
-    """Per group: how often the nearest word (of the group) to a labelled cell's token is its word."""
-    right = torch.zeros(len(batches.groups))
-    total = torch.zeros(len(batches.groups))
+def grounding_accuracy(model, batches: GroundingBatches, batch_size: int = 64) -> dict[str, dict[str, float]]:
+    """{"cells": per group, how often the nearest word (of the group) to a labelled cell's token is
+    its word}; with slots, {"slots": the same over the slots matched to objects, with "empty" and
+    "count" (:func:`_slot_hits`)}."""
+    right: dict[str, dict[str, float]] = {kind: {} for kind in batches.groups}
+    total: dict[str, dict[str, float]] = {kind: {} for kind in batches.groups}
     for start in range(0, len(batches), batch_size):
         batch = batches(list(range(start, min(start + batch_size, len(batches)))))
-        embeds = model.project(batch["encoder_tokens"])  # (B, K, W)
-        for g, table in enumerate(batches.word_tables):
-            target = batch["cell_targets"][..., g]  # (B, K)
-            pred = group_logits(embeds, table).argmax(-1).cpu()  # (B, K)
-            labelled = target >= 0
-            right[g] += (pred == target)[labelled].sum()
-            total[g] += labelled.sum()
-    return {name: float(right[g] / total[g].clamp_min(1)) for g, name in enumerate(batches.groups)}
+        embeds = project(model, batch["encoder_tokens"])
+        for kind, tables in batches.word_tables.items():  # "cells", "slots"
+            targets = batch["targets"][kind]
+            if kind == "slots":
+                hits, totals = _slot_hits(embeds[kind], targets, tables)
+            else:
+                hits, totals = _cell_hits(embeds[kind], targets, tables, list(batches.groups[kind]))
+            for name in hits:
+                right[kind][name] = right[kind].get(name, 0) + float(hits[name])
+                total[kind][name] = total[kind].get(name, 0) + float(totals[name])
+    return {kind: {n: right[kind][n] / max(total[kind][n], 1) for n in right[kind]} for kind in right}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -146,6 +146,11 @@ def save_model_into(model, out: Path, card: dict) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _grounded_words(cfg: AlignConfig) -> str:
+    slots = " and every object's words in a slot" if cfg.projector.kind == "slots" else ""
+    return f"clips, every cell's object words{slots}"
+
+
 def _card(cfg: AlignConfig, stats: dict) -> dict:
     """Model-card facts (vlm.card renders them into README.md and config.json keeps them)."""
     s1, s2 = cfg.stage1.steps, cfg.train.steps - cfg.stage1.steps
@@ -154,11 +159,7 @@ def _card(cfg: AlignConfig, stats: dict) -> dict:
             "dataset": cfg.data.path,
             "synthetic_world_only": (Path(cfg.data.path) / "world.json").is_file(),
             "stage 1": f"{s1} steps, projector only, {stats['stage1_examples']} "
-            + (
-                "clips, every cell's object words"
-                if cfg.stage1.data == "grounding"
-                else f"{cfg.stage1.data} pairs"
-            ),
+            + (f"{cfg.stage1.data} pairs" if cfg.stage1.data != "grounding" else _grounded_words(cfg)),
             "stage 2": f"{s2} steps, projector + LoRA, {stats['stage2_examples']} QA pairs (split {cfg.data.split})",
         },
         "training": {

@@ -1,4 +1,5 @@
-"""Grounded stage 1: per-cell word targets from a world's tracks, and a projector that learns them."""
+"""Grounded stage 1: per-cell and per-object word targets from a world's tracks, and projectors
+(pooling, slots) that learn them."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from alignment.config import AlignConfig
-from alignment.grounding import GroundingBatches, grounding_accuracy, grounding_loss
+from alignment.grounding import GroundingBatches, grounding_accuracy, grounding_loss, match_slots
 from alignment.model import build_model
 from alignment.train import train
 from jepa_vqa.config import load_config
 from jepa_vqa.errors import UserError
 from jepa_vqa.training import read_metrics
-from worlds.grounding import NOTHING, cell_words, vocabulary
+from worlds.grounding import NOTHING, cell_words, object_words, slot_vocabulary, vocabulary
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +29,36 @@ def _clip(x0: float, x1: float, y: float, visible: float = 1.0) -> dict:
         "num_frames": 16,
         "objects": [{"id": 0, "shape": "circle", "colour": "red", "size": "small"}],
         "tracks": [{"object": 0, "x": xs, "y": [y] * 16, "visible": [visible] * 16}],
+        "events": [],
+        "future": {},
     }
+
+
+def test_object_words_name_each_object_once_with_its_directions_at_start_and_end():
+    assert object_words(_clip(0.1, 0.9, 0.6)) == [
+        {"size": "small", "colour": "red", "shape": "circle", "start": "right", "end": "right"}
+    ]
+    bounced = _clip(0.1, 0.9, 0.6)
+    bounced["tracks"][0]["x"] = [0.1 + 0.1 * f for f in range(8)] + [0.8 - 0.1 * (f - 8) for f in range(8, 16)]
+    bounced["events"] = [{"type": "bounce", "frame": 7, "object": 0}]
+    assert [(w["start"], w["end"]) for w in object_words(bounced)] == [("right", "left")]
+    assert object_words(_clip(0.5, 0.5, 0.1))[0]["start"] == NOTHING  # no clear direction
+    groups = slot_vocabulary(["red"], ["circle"])
+    assert list(groups) == ["size", "colour", "shape", "start", "end"]
+    assert all(words[-1] == NOTHING for words in groups.values())
+
+
+def test_match_slots_gives_each_object_the_slot_that_predicts_it_best():
+    import torch
+
+    # 3 slots, 2 groups of 3 words (the last is "nothing"); objects: (0, 1) and (1, 0)
+    logits = [torch.full((1, 3, 3), -5.0), torch.full((1, 3, 3), -5.0)]
+    logits[0][0, 2, 0] = logits[1][0, 2, 1] = 5.0  # slot 2 says object 0's words
+    logits[0][0, 0, 1] = logits[1][0, 0, 0] = 5.0  # slot 0 says object 1's words
+    targets = torch.tensor([[[0, 1], [1, 0], [-100, -100]]])
+    matched, slot_of = match_slots(logits, targets)
+    assert matched.tolist() == [[[1, 0], [2, 2], [0, 1]]]
+    assert slot_of.tolist() == [[2, 0, -100]]
 
 
 def test_cell_words_follow_the_object_through_its_cells():
@@ -100,14 +130,42 @@ def test_grounding_loss_reaches_only_the_projector_and_accuracy_is_a_fraction(wo
     videos = list(dict.fromkeys(load_qa(cfg.data.path, "train")["video"]))
     cache = FeatureCache(model, tmp_path / "cache")
     batches = GroundingBatches(model, videos, cfg.data.path, "train", cache)
-    assert batches.targets.shape == (len(videos), 16, 4)  # clips x cells x word groups
+    assert batches.targets["cells"].shape == (len(videos), 16, 4)  # clips x cells x word groups
     loss = grounding_loss(model, batches([0, 1]), batches.word_tables)
     loss.backward()
     assert all(p.grad is not None for p in model.projector.mlp.parameters())
     assert all(p.grad is None for p in model.llm.parameters())
     accuracy = grounding_accuracy(model, batches)
-    assert set(accuracy) == {"shape", "colour", "size", "direction"}
-    assert all(0.0 <= a <= 1.0 for a in accuracy.values())
+    assert set(accuracy["cells"]) == {"shape", "colour", "size", "direction"}
+    assert all(0.0 <= a <= 1.0 for a in accuracy["cells"].values())
+
+
+def test_slot_grounding_learns_objects_and_counts_them(world_and_llm, tmp_path):
+    from alignment.cache import FeatureCache
+    from alignment.data import load_qa
+
+    slots = ("projector.kind=slots", "projector.tokens=30", "projector.cells=16")
+    cfg = _cfg(world_and_llm, *slots, "stage1.steps=30", "train.steps=30", "stage1.lr=3e-3", "stage1.batch_size=4")
+    out = train(cfg, tmp_path / "run")
+    metrics = [m for m in read_metrics(out / "metrics.jsonl") if m["stage"] == 1]
+    first, last = sum(m["loss"] for m in metrics[:3]) / 3, sum(m["loss"] for m in metrics[-3:]) / 3
+    assert last < 0.8 * first, (first, last)
+    model = build_model(_cfg(world_and_llm, *slots))
+    videos = list(dict.fromkeys(load_qa(cfg.data.path, "train")["video"]))
+    batches = GroundingBatches(model, videos, cfg.data.path, "train", FeatureCache(model, tmp_path / "cache"))
+    assert batches.targets["slots"].shape == (len(videos), 6, 5)  # clips x slots x word groups
+    assert batches.targets["cells"].shape == (len(videos), 16, 4)  # the cells are grounded too
+    accuracy = grounding_accuracy(model, batches)
+    assert set(accuracy["slots"]) == {"size", "colour", "shape", "start", "end", "empty", "count"}
+    assert all(0.0 <= a <= 1.0 for a in accuracy["slots"].values())
+    few = build_model(_cfg(world_and_llm, "projector.kind=slots", "projector.tokens=5", "projector.tokens_per_slot=5"))
+    crowded = max(range(len(videos)), key=lambda i: int((batches.targets["slots"][i, :, 0] >= 0).sum()))
+    assert (batches.targets["slots"][crowded, :, 0] >= 0).sum() > 1
+    with pytest.raises(UserError, match="objects but the projector only 1 slots"):
+        GroundingBatches(few, [videos[crowded]], cfg.data.path, "train", FeatureCache(few, None))
+    wrong = build_model(_cfg(world_and_llm, "projector.kind=slots", "projector.tokens=8", "projector.tokens_per_slot=4"))
+    with pytest.raises(UserError, match="tokens_per_slot=5"):
+        GroundingBatches(wrong, videos, cfg.data.path, "train", FeatureCache(wrong, None))
 
 
 def test_grounding_needs_a_pooling_projector_and_ground_truth(world_and_llm, tmp_path):

@@ -42,7 +42,7 @@ def test_pool_mlp_keeps_time_order():
     grid = (8, 4, 4)
     tokens = torch.randn(1, 128, 8)
     changed = tokens.clone().view(1, 8, 16, 8)
-    changed[:, 5] += 1.0
+    changed[:, 5] += torch.randn(16, 8)  # not a constant shift, which the MLP's LayerNorm would remove
     diff = (proj(changed.view(1, 128, 8), grid) - proj(tokens, grid)).abs().sum(-1)[0]  # (32,)
     assert (diff[20:24] > 0).all() and diff[:20].eq(0).all() and diff[24:].eq(0).all()
 
@@ -149,3 +149,20 @@ def test_output_starts_at_word_embedding_scale():
     token_rms = out.pow(2).mean(-1).sqrt()  # (B, K)
     assert torch.allclose(token_rms.mean(), word_rms, rtol=0.5)
     torch.testing.assert_close(proj.out_norm.weight, embeddings.pow(2).mean(0).sqrt())  # per channel
+
+
+def test_slot_projector_gives_each_slot_its_tokens_and_knows_where_things_are():
+    cfg = ProjectorConfig(kind="slots", tokens=30, tokens_per_slot=5, cells=16, time_steps=4)
+    proj = build_projector(cfg, encoder_dim=24, llm_dim=40)
+    grid = (8, 4, 4)
+    tokens = torch.randn(2, 128, 24)  # (B, t*h*w, D)
+    out, cells, share = proj(tokens, grid, with_cells=True)
+    assert out.shape == (2, proj.num_tokens(grid), 40) == (2, 30, 40)  # 6 slots x 5 tokens
+    assert cells.shape == (2, 16, 40) and proj.cells(grid) == (4, 2, 2)
+    assert share.shape == (2, 16, 6) and torch.allclose(share.sum(-1), torch.ones(2, 16))  # slots share each cell
+    (out.sum() + cells.sum()).backward()
+    assert all(p.grad is not None for p in proj.parameters())
+    moved = tokens.roll(16, dims=1)  # the same features, one time step later
+    assert not torch.allclose(proj(moved, grid), proj(tokens, grid), atol=1e-4)
+    with pytest.raises(ValueError, match="whole number of slots"):
+        ProjectorConfig(kind="slots", tokens=32, tokens_per_slot=5)

@@ -13,7 +13,13 @@ Two kinds behind one interface (``forward(tokens, grid)``, ``num_tokens(grid)``)
 - ``mlp-pool``: the MLP on every encoder token first, then the same pooling (as LLaVA-Video pools
   after its projector): a small object that covers one token of a 2 x 2 cell becomes a nonlinear
   feature before the average, instead of a quarter of a linear mix;
-- ``attentive``: K learned queries cross-attend to all tokens (with the time embedding), then the MLP.
+- ``attentive``: K learned queries cross-attend to all tokens (with the time embedding), then the MLP;
+- ``slots``: object slots over the ``mlp-pool`` cell tokens: K / ``tokens_per_slot`` slots share
+  out the cells (each with its time, row and column embedding) by slot attention, whose softmax
+  over the slots makes them compete for each cell, so each takes one object; each slot becomes
+  ``tokens_per_slot`` video tokens (the slot plus a learned embedding of the token's place, through
+  an MLP). Trained grounded (``alignment.grounding``), a slot's tokens say one object's size,
+  colour, shape and directions, as a description lists each object once: what counting needs.
 
 ::
 
@@ -36,7 +42,7 @@ from torch.nn import functional as F
 class ProjectorConfig:
     """Projector settings; saved in the model's config.json."""
 
-    kind: Literal["pool-mlp", "mlp-pool", "attentive"] = "pool-mlp"
+    kind: Literal["pool-mlp", "mlp-pool", "attentive", "slots"] = "pool-mlp"
     tokens: int = 32  # budget K of video tokens per clip
     time_steps: int | None = None  # pool kinds: at most this many time steps (None: all the budget allows)
     # pool kinds: how a cell's tokens become one. "max" keeps a small object's feature at full
@@ -52,7 +58,10 @@ class ProjectorConfig:
     hidden_size: int | None = None  # MLP hidden width; None: the LLM width
     time_embedding: bool = True  # learned embedding per encoder time step
     max_time_steps: int = 64
-    num_heads: int = 4  # attentive only
+    num_heads: int = 4  # attentive and slots
+    tokens_per_slot: int = 5  # slots only: video tokens per slot (K / this many slots)
+    cells: int = 64  # slots only: the budget of the cell tokens that the slots read
+    slot_iterations: int = 3  # slots only: rounds of slot attention
 
     def __post_init__(self) -> None:
         if self.tokens < 1:
@@ -67,6 +76,10 @@ class ProjectorConfig:
             raise ValueError(f"time_steps must be >= 1, got {self.time_steps}")
         if self.num_heads < 1 or self.max_time_steps < 1:
             raise ValueError("num_heads and max_time_steps must be >= 1")
+        if self.tokens_per_slot < 1 or self.slot_iterations < 1:
+            raise ValueError("tokens_per_slot and slot_iterations must be >= 1")
+        if self.kind == "slots" and self.tokens % self.tokens_per_slot:
+            raise ValueError(f"tokens={self.tokens} is not a whole number of slots of {self.tokens_per_slot}")
 
 
 def pooled_grid(
@@ -226,7 +239,80 @@ class AttentiveProjector(Projector):
         return self.output(x + q)  # (B, K, W)
 
 
-PROJECTORS = {"pool-mlp": PoolMLPProjector, "mlp-pool": MLPPoolProjector, "attentive": AttentiveProjector}
+class SlotProjector(MLPPoolProjector):
+    """Object slots over cells: the ``mlp-pool`` cell tokens (``cells`` of them), then slot
+    attention (Locatello et al. 2020; learned, distinct starting slots, so answers are
+    deterministic) shares the cells (each with its time, row and column embedding) out between the
+    slots, and every slot becomes ``tokens_per_slot`` video tokens, slot by slot. Only the slot
+    tokens reach the LLM; the cell tokens are there to be grounded too (``alignment.grounding``
+    trains both), which gives the slots word-like cells to share out from the first steps."""
+
+    def __init__(self, cfg: ProjectorConfig, encoder_dim: int, llm_dim: int) -> None:
+        super().__init__(cfg, encoder_dim, llm_dim)
+        d = encoder_dim
+        self.num_slots = cfg.tokens // cfg.tokens_per_slot
+        self.queries = nn.Parameter(torch.randn(self.num_slots, d))
+        self.cell_in = nn.Sequential(nn.LayerNorm(llm_dim), nn.Linear(llm_dim, d))
+        self.positions = nn.ParameterDict(
+            {name: nn.Parameter(torch.randn(cfg.max_time_steps, d) * 0.1) for name in ("time", "row", "column")}
+        )
+        self.norm_cells, self.norm_slots = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.q, self.k = (nn.Linear(d, d, bias=False) for _ in range(2))
+        self.v = _MLP(d, 2 * d, d)  # nonlinear in (cell, time, place): a slot's mean can hold its path
+        self.gru = nn.GRUCell(d, d)
+        self.refine = _MLP(d, 2 * d, d)
+        self.place = nn.Parameter(torch.randn(cfg.tokens_per_slot, d) * 0.1)  # a token's place in its slot
+        self.slot_mlp = _MLP(d, cfg.hidden_size or llm_dim, llm_dim)
+
+    def cells(self, grid: tuple[int, int, int]) -> tuple[int, int, int]:
+        return pooled_grid(grid, self.cfg.cells, self.cfg.time_steps)
+
+    def num_tokens(self, grid: tuple[int, int, int]) -> int:
+        return self.cfg.tokens
+
+    def position_embedding(self, cells: tuple[int, int, int]) -> torch.Tensor:
+        """(t*h*w, D): the sum of each cell's time, row and column embeddings."""
+        t, h, w = cells
+        if max(cells) > self.cfg.max_time_steps:
+            raise ValueError(f"the cell grid {cells} exceeds the slot projector's max_time_steps")
+        p = self.positions
+        pos = p["time"][:t, None, None] + p["row"][None, :h, None] + p["column"][None, None, :w]
+        return pos.reshape(t * h * w, -1)
+
+    def attend(self, x: torch.Tensor) -> torch.Tensor:
+        """Slot attention over the cells ``x`` (B, C, D): each round, the cells are shared out
+        between the slots (softmax over the slots, so slots compete for a cell), each slot takes the
+        weighted mean of its cells' values and updates itself with a GRU and an MLP. Returns the
+        slots (B, S, D) and the last round's shares of each cell (B, C, S)."""
+        b, _, d = x.shape
+        k, v = self.k(x), self.v(x)  # (B, C, D)
+        slots = self.queries.expand(b, -1, -1)  # (B, S, D)
+        for _ in range(self.cfg.slot_iterations):
+            q = self.q(self.norm_slots(slots))  # (B, S, D)
+            share = torch.softmax(k @ q.transpose(1, 2) / math.sqrt(d), dim=-1)  # (B, C, S)
+            weights = share / (share.sum(1, keepdim=True) + 1e-8)  # each slot's weights sum to 1
+            updates = weights.transpose(1, 2) @ v  # (B, S, D)
+            slots = self.gru(updates.reshape(-1, d), slots.reshape(-1, d)).view(b, -1, d)
+            slots = slots + self.refine(slots)  # (B, S, D)
+        return slots, share
+
+    def forward(self, tokens: torch.Tensor, grid: tuple[int, int, int], with_cells: bool = False):
+        """Slot tokens (B, K, W); with ``with_cells``, also the cell tokens (B, C, W) and each cell's
+        share of every slot (B, C, S)."""
+        cells = super().forward(tokens, grid)  # (B, C, W)
+        x = self.norm_cells(self.cell_in(cells) + self.position_embedding(self.cells(grid)))  # (B, C, D)
+        slots, share = self.attend(x)  # (B, S, D), (B, C, S)
+        x = (slots[:, :, None, :] + self.place).flatten(1, 2)  # (B, S*P, D)
+        out = self.out_norm(self.slot_mlp(x))  # (B, K, W)
+        return (out, cells, share) if with_cells else out
+
+
+PROJECTORS = {
+    "pool-mlp": PoolMLPProjector,
+    "mlp-pool": MLPPoolProjector,
+    "attentive": AttentiveProjector,
+    "slots": SlotProjector,
+}
 
 
 def build_projector(cfg: ProjectorConfig, encoder_dim: int, llm_dim: int) -> Projector:

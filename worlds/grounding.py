@@ -8,6 +8,12 @@ frames; it is labelled with that object's colour, shape, size and, when it moves
 within the time step, its direction. An empty cell's shape is :data:`NOTHING`::
 
     words = cell_words(clip, grid=(4, 4, 4))   # 64 dicts: {"shape": "circle", "colour": "red", ...}
+
+A slot projector (one group of tokens per object, not per cell) is trained on :func:`object_words`
+instead: every object's size, colour, shape and the direction it travels at the start and at the
+end of the clip, as the motion questions ask it; a slot without an object says :data:`NOTHING`::
+
+    words = object_words(clip)  # one dict per object: {"size": "large", ..., "start": "left", "end": "up"}
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import numpy as np
 
 from worlds.annotate import direction_of
 from worlds.palette import SIZES
-from worlds.questions import DIRECTIONS
+from worlds.questions import DIRECTIONS, Clip, clear_direction, motion_spans
 
 NOTHING = "nothing"  # the shape word of a cell without an object
 MIN_VISIBLE = 0.5  # fraction of an object's area in view for it to count as seen in a frame
@@ -64,24 +70,71 @@ def _direction(track: dict, frames: range) -> str | None:
     return direction_of(dx, dy) if max(abs(dx), abs(dy)) >= MIN_MOVE else None
 
 
-def cell_words(clip: dict, grid: tuple[int, int, int]) -> list[dict[str, str]]:
-    """One dict per cell of ``grid`` (t, h, w), in (t, h, w) order: the group -> word targets of
-    that cell (``{"shape": "nothing"}`` for an empty one)."""
+def cell_objects(clip: dict, grid: tuple[int, int, int]) -> list[int | None]:
+    """One entry per cell of ``grid`` (t, h, w), in (t, h, w) order: the id of the object seen
+    there (None for an empty cell)."""
     t, h, w = grid
-    objects = {o["id"]: o for o in clip["objects"]}
-    tracks = {tr["object"]: tr for tr in clip["tracks"]}
     cells = []
     for frames in _frame_windows(clip["num_frames"], t):
         occupants = _occupants(clip, frames, h, w)
-        for i in range(h):
-            for j in range(w):
-                if (i, j) not in occupants:
-                    cells.append({"shape": NOTHING})
-                    continue
-                obj = objects[occupants[i, j]]
-                words = {"shape": obj["shape"], "colour": obj["colour"], "size": obj["size"]}
-                direction = _direction(tracks[obj["id"]], frames)
-                if direction is not None:
-                    words["direction"] = direction
-                cells.append(words)
+        cells.extend(occupants.get((i, j)) for i in range(h) for j in range(w))
     return cells
+
+
+def cell_words(clip: dict, grid: tuple[int, int, int]) -> list[dict[str, str]]:
+    """One dict per cell of ``grid`` (t, h, w), in (t, h, w) order: the group -> word targets of
+    that cell (``{"shape": "nothing"}`` for an empty one)."""
+    objects = {o["id"]: o for o in clip["objects"]}
+    tracks = {tr["object"]: tr for tr in clip["tracks"]}
+    windows = _frame_windows(clip["num_frames"], grid[0])
+    cells = []
+    for k, occupant in enumerate(cell_objects(clip, grid)):
+        if occupant is None:
+            cells.append({"shape": NOTHING})
+            continue
+        obj = objects[occupant]
+        words = {"shape": obj["shape"], "colour": obj["colour"], "size": obj["size"]}
+        direction = _direction(tracks[occupant], windows[k // (grid[1] * grid[2])])
+        if direction is not None:
+            words["direction"] = direction
+        cells.append(words)
+    return cells
+
+
+SLOT_GROUPS = ("size", "colour", "shape", "start", "end")  # a slot's tokens, in this order
+
+
+def slot_vocabulary(colours: list[str], shapes: list[str]) -> dict[str, list[str]]:
+    """The word groups of a slot's tokens; every group has :data:`NOTHING` (an empty slot, or no
+    clear direction)."""
+    words = {
+        "size": list(SIZES),
+        "colour": list(colours),
+        "shape": list(shapes),
+        "start": list(DIRECTIONS),
+        "end": list(DIRECTIONS),
+    }
+    return {group: [*words[group], NOTHING] for group in SLOT_GROUPS}
+
+
+def object_words(clip: dict) -> list[dict[str, str]]:
+    """One dict per object of ``clip``: its size, colour and shape, and its clear direction of
+    travel at the start and at the end (the same over a clip without contacts; :data:`NOTHING`
+    when the motion questions would not ask it)."""
+    c = Clip(clip)
+    out = []
+    for obj in clip["objects"]:
+        spans = motion_spans(c, obj["id"])
+        track = clip["tracks"][obj["id"]]
+        ways = {when: clear_direction(track, frames) for when, frames in spans.items()}
+        start, end = ways.get("start", ways.get("whole")), ways.get("end", ways.get("whole"))
+        out.append(
+            {
+                "size": obj["size"],
+                "colour": obj["colour"],
+                "shape": obj["shape"],
+                "start": start[0] if start else NOTHING,
+                "end": end[0] if end else NOTHING,
+            }
+        )
+    return out

@@ -143,7 +143,7 @@ def count(c: Clip, rng, colours, shapes, k) -> list[dict]:
     return out
 
 
-def _direction(tr: dict, frames: list[int]) -> tuple[str, float, float] | None:
+def clear_direction(tr: dict, frames: list[int]) -> tuple[str, float, float] | None:
     """Clear dominant direction between the first and last of `frames`, or None."""
     if len(frames) < 4:
         return None
@@ -154,28 +154,30 @@ def _direction(tr: dict, frames: list[int]) -> tuple[str, float, float] | None:
     return direction_of(dx, dy), dx, dy
 
 
+def motion_spans(c: Clip, i: int) -> dict[str, list[int]]:
+    """The frames whose travel the motion questions ask about: the whole clip (seen frames) for an
+    object that never bounces or hits anything, else the start (before its first contact) and the
+    end (after its last one)."""
+    tr = c.clip["tracks"][i]
+    seen = [f for f in range(c.T) if tr["visible"][f] >= SEEN]
+    contacts = [
+        e["frame"]
+        for e in c.events
+        if e["type"] in ("collision", "bounce") and i in e.get("objects", [e.get("object")])
+    ]
+    if not contacts:
+        return {"whole": seen}
+    return {"start": [f for f in seen if f < min(contacts)], "end": [f for f in seen if f > max(contacts)]}
+
+
 def motion(c: Clip, rng, colours, shapes, k) -> list[dict]:
-    """Direction of travel: over the whole clip for objects that never bounce or hit anything, else
-    at the start (before the first contact) or at the end (after the last one)."""
+    """Direction of travel over each span of :func:`motion_spans`."""
     out = []
     for obj in c.objects:
         i = obj["id"]
         tr = c.clip["tracks"][i]
-        seen = [f for f in range(c.T) if tr["visible"][f] >= SEEN]
-        contacts = [
-            e["frame"]
-            for e in c.events
-            if e["type"] in ("collision", "bounce") and i in e.get("objects", [e.get("object")])
-        ]
-        if not contacts:
-            spans = {"whole": seen}
-        else:
-            spans = {
-                "start": [f for f in seen if f < min(contacts)],
-                "end": [f for f in seen if f > max(contacts)],
-            }
-        for when, frames in spans.items():
-            got = _direction(tr, frames)
+        for when, frames in motion_spans(c, i).items():
+            got = clear_direction(tr, frames)
             ref = c.ref(i, rng)
             if got is None or ref is None:
                 continue
