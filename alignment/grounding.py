@@ -64,7 +64,9 @@ def object_targets(clips: list[dict], groups: dict[str, list[str]], slots: int) 
     for c, clip in enumerate(clips):
         objects = object_words(clip)
         if len(objects) > slots:
-            raise UserError(f"{clip['video']} has {len(objects)} objects but the projector only {slots} slots")
+            raise UserError(
+                f"{clip['video']} has {len(objects)} objects but the projector only {slots} slots"
+            )
         for o, words in enumerate(objects):
             out[c, o] = torch.tensor([vocab.index(words[name]) for name, vocab in groups.items()])
     return out
@@ -105,11 +107,15 @@ class GroundingBatches:
         shapes = sorted({o["shape"] for c in every_clip for o in c["objects"]})
         clips = [by_video[v] for v in self.videos]
         self.groups = {"cells": vocabulary(colours, shapes)}
-        self.targets = {"cells": cell_targets(clips, self.groups["cells"], projector_grid(model))}  # (C, K, G)
+        self.targets = {
+            "cells": cell_targets(clips, self.groups["cells"], projector_grid(model))
+        }  # (C, K, G)
         if isinstance(model.projector, SlotProjector):
             self.groups["slots"] = slot_vocabulary(colours, shapes)
             if model.projector.cfg.tokens_per_slot != len(SLOT_GROUPS):
-                raise UserError(f"grounded slots need tokens_per_slot={len(SLOT_GROUPS)} (one per word group)")
+                raise UserError(
+                    f"grounded slots need tokens_per_slot={len(SLOT_GROUPS)} (one per word group)"
+                )
             slots = model.projector.num_slots
             self.targets["slots"] = object_targets(clips, self.groups["slots"], slots)  # (C, S, G)
             self.targets["owners"] = cell_owners(clips, projector_grid(model))  # (C, K)

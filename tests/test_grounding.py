@@ -39,7 +39,9 @@ def test_object_words_name_each_object_once_with_its_directions_at_start_and_end
         {"size": "small", "colour": "red", "shape": "circle", "start": "right", "end": "right"}
     ]
     bounced = _clip(0.1, 0.9, 0.6)
-    bounced["tracks"][0]["x"] = [0.1 + 0.1 * f for f in range(8)] + [0.8 - 0.1 * (f - 8) for f in range(8, 16)]
+    bounced["tracks"][0]["x"] = [0.1 + 0.1 * f for f in range(8)] + [
+        0.8 - 0.1 * (f - 8) for f in range(8, 16)
+    ]
     bounced["events"] = [{"type": "bounce", "frame": 7, "object": 0}]
     assert [(w["start"], w["end"]) for w in object_words(bounced)] == [("right", "left")]
     assert object_words(_clip(0.5, 0.5, 0.1))[0]["start"] == NOTHING  # no clear direction
@@ -145,7 +147,9 @@ def test_slot_grounding_learns_objects_and_counts_them(world_and_llm, tmp_path):
     from alignment.data import load_qa
 
     slots = ("projector.kind=slots", "projector.tokens=30", "projector.cells=16")
-    cfg = _cfg(world_and_llm, *slots, "stage1.steps=30", "train.steps=30", "stage1.lr=3e-3", "stage1.batch_size=4")
+    cfg = _cfg(
+        world_and_llm, *slots, "stage1.steps=30", "train.steps=30", "stage1.lr=3e-3", "stage1.batch_size=4"
+    )
     out = train(cfg, tmp_path / "run")
     metrics = [m for m in read_metrics(out / "metrics.jsonl") if m["stage"] == 1]
     first, last = sum(m["loss"] for m in metrics[:3]) / 3, sum(m["loss"] for m in metrics[-3:]) / 3
@@ -158,12 +162,16 @@ def test_slot_grounding_learns_objects_and_counts_them(world_and_llm, tmp_path):
     accuracy = grounding_accuracy(model, batches)
     assert set(accuracy["slots"]) == {"size", "colour", "shape", "start", "end", "empty", "count"}
     assert all(0.0 <= a <= 1.0 for a in accuracy["slots"].values())
-    few = build_model(_cfg(world_and_llm, "projector.kind=slots", "projector.tokens=5", "projector.tokens_per_slot=5"))
+    few = build_model(
+        _cfg(world_and_llm, "projector.kind=slots", "projector.tokens=5", "projector.tokens_per_slot=5")
+    )
     crowded = max(range(len(videos)), key=lambda i: int((batches.targets["slots"][i, :, 0] >= 0).sum()))
     assert (batches.targets["slots"][crowded, :, 0] >= 0).sum() > 1
     with pytest.raises(UserError, match="objects but the projector only 1 slots"):
         GroundingBatches(few, [videos[crowded]], cfg.data.path, "train", FeatureCache(few, None))
-    wrong = build_model(_cfg(world_and_llm, "projector.kind=slots", "projector.tokens=8", "projector.tokens_per_slot=4"))
+    wrong = build_model(
+        _cfg(world_and_llm, "projector.kind=slots", "projector.tokens=8", "projector.tokens_per_slot=4")
+    )
     with pytest.raises(UserError, match="tokens_per_slot=5"):
         GroundingBatches(wrong, videos, cfg.data.path, "train", FeatureCache(wrong, None))
 

@@ -159,7 +159,8 @@ def test_slot_projector_gives_each_slot_its_tokens_and_knows_where_things_are():
     out, cells, share = proj(tokens, grid, with_cells=True)
     assert out.shape == (2, proj.num_tokens(grid), 40) == (2, 30, 40)  # 6 slots x 5 tokens
     assert cells.shape == (2, 16, 40) and proj.cells(grid) == (4, 2, 2)
-    assert share.shape == (2, 16, 6) and torch.allclose(share.sum(-1), torch.ones(2, 16))  # slots share each cell
+    assert share.shape == (2, 16, 6)  # every cell shared out between the 6 slots
+    assert torch.allclose(share.sum(-1), torch.ones(2, 16))
     (out.sum() + cells.sum()).backward()
     assert all(p.grad is not None for p in proj.parameters())
     moved = tokens.roll(16, dims=1)  # the same features, one time step later

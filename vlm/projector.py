@@ -254,7 +254,10 @@ class SlotProjector(MLPPoolProjector):
         self.queries = nn.Parameter(torch.randn(self.num_slots, d))
         self.cell_in = nn.Sequential(nn.LayerNorm(llm_dim), nn.Linear(llm_dim, d))
         self.positions = nn.ParameterDict(
-            {name: nn.Parameter(torch.randn(cfg.max_time_steps, d) * 0.1) for name in ("time", "row", "column")}
+            {
+                name: nn.Parameter(torch.randn(cfg.max_time_steps, d) * 0.1)
+                for name in ("time", "row", "column")
+            }
         )
         self.norm_cells, self.norm_slots = nn.LayerNorm(d), nn.LayerNorm(d)
         self.q, self.k = (nn.Linear(d, d, bias=False) for _ in range(2))
