@@ -24,6 +24,7 @@ class Example:
     answer: str  # gold answer; for multiple choice, the text of the correct option
     options: list[str] = field(default_factory=list)
     type: str = "all"
+    subtype: str = ""  # a finer family within the type (world-qa: "colour", "all", "start", ...)
     kind: str = ""  # derived from answer/options when empty
     scene: str | None = None  # ground-truth scene description (synthetic worlds), for the text bound
 

@@ -33,6 +33,7 @@ def _example(row: dict) -> Example:
             answer=row["answer"],
             options=list(row["options"]),
             type=row["type"] or "all",
+            subtype=row.get("subtype") or "",
         )
     except ValueError as exc:
         raise UserError(f"{row['id']}: {exc}") from None

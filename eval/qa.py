@@ -121,6 +121,11 @@ def _prediction(ex: Example, record: dict) -> str | None:
 
 def _metrics(preds, golds, types, responses, examples, cfg: EvalConfig) -> dict:
     metrics = per_type_accuracy(preds, golds, types, n_boot=cfg.n_boot, seed=cfg.seed)
+    if any(ex.subtype for ex in examples):  # e.g. count of "all" objects, of a colour, of a shape
+        subtypes = [f"{ex.type}/{ex.subtype}" if ex.subtype else ex.type for ex in examples]
+        metrics["by_subtype"] = per_type_accuracy(preds, golds, subtypes, n_boot=cfg.n_boot, seed=cfg.seed)[
+            "by_type"
+        ]
     unparsed = [
         {"id": ex.id, "question": ex.question, "response": r}
         for ex, p, r in zip(examples, preds, responses)
@@ -157,6 +162,7 @@ def score(
                     "id": ex.id,
                     "condition": cond,
                     "type": ex.type,
+                    "subtype": ex.subtype,
                     "prompt": prompt_of(model, rows[i]["question"], ex.options),
                     "options": ex.options,
                     "choice": preds[i],

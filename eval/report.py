@@ -103,6 +103,15 @@ def qa_markdown(results: dict) -> str:
         for t in types
     ]
     out += [_table(["type", "n"] + names, rows), ""]
+    subtypes = sorted(series["model"].get("by_subtype", {}))
+    if subtypes:
+        out += ["## Per question subtype", ""]
+        rows = [
+            [t, series["model"]["by_subtype"][t]["n"]]
+            + [fmt(series[n].get("by_subtype", {}).get(t)) for n in names]
+            for t in subtypes
+        ]
+        out += [_table(["subtype", "n"] + names, rows), ""]
     out += _generation_markdown(results)
     unparsed = results["metrics"].get("unparsed", {})
     out += [

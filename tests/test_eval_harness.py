@@ -182,12 +182,16 @@ def test_outputs_written(world, tmp_path):
     assert lo <= res["metrics"]["overall"]["accuracy"] <= hi
     samples = [json.loads(s) for s in (out / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 5 * 4
-    assert {"prompt", "response", "parsed", "correct", "condition", "answer"} <= set(samples[0])
+    assert {"prompt", "response", "parsed", "correct", "condition", "answer", "subtype"} <= set(samples[0])
     assert samples[0]["prompt"].endswith("D. up")
+    subtypes = {f"{s['type']}/{s['subtype']}" if s["subtype"] else s["type"] for s in samples}
+    assert set(res["metrics"]["by_subtype"]) == subtypes and "count/all" in subtypes
+    assert sum(m["n"] for m in res["metrics"]["by_subtype"].values()) == 5
     report = (out / "report.md").read_text()
     for needle in (
         "## Overall",
         "## Per question type",
+        "## Per question subtype",
         "| motion |",
         "single_frame",
         "majority",
