@@ -13,11 +13,16 @@ the frozen LLM's answer loss a projector learns to read the clip only after tens
     batches = GroundingBatches(model, videos, "data/world-tiny", "train", cache)  # cache: FeatureCache
     loss = grounding_loss(model, batches(idx), batches.word_tables)
 
-With a slot projector (``projector.kind=slots``) the targets are per object instead of per cell:
-slot token ``p`` of every slot is scored against word group ``p`` (size, colour, shape, direction
-at the start, at the end; :data:`worlds.grounding.SLOT_GROUPS`), each clip's objects are matched to
-the slots that already predict their words best (Hungarian matching of the summed cross-entropies,
-as DETR matches boxes), and the unmatched slots learn "nothing" in every group.
+With ``projector.count_token`` the token after the cells is scored the same way against the
+numbers "0", "1", ...: the clip's number of objects.
+
+With a slot projector (``projector.kind=slots``) its cells are grounded as above and its slots per
+object: slot token ``p`` of every slot is scored against word group ``p`` (size, colour, shape,
+direction at the start, at the end; :data:`worlds.grounding.SLOT_GROUPS`), each clip's objects are
+matched to the slots that already predict their words best (Hungarian matching of the summed
+cross-entropies, as DETR matches boxes), the unmatched slots learn "nothing" in every group, and
+slot attention is told where to look: each cell that shows an object goes to that object's slot,
+each empty cell to the background slot.
 """
 
 from __future__ import annotations
@@ -119,6 +124,10 @@ class GroundingBatches:
             slots = model.projector.num_slots
             self.targets["slots"] = object_targets(clips, self.groups["slots"], slots)  # (C, S, G)
             self.targets["owners"] = cell_owners(clips, projector_grid(model))  # (C, K)
+        if model.projector.cfg.count_token:
+            numbers = [str(n) for n in range(max(len(c["objects"]) for c in every_clip) + 1)]
+            self.groups["count"] = {"count": numbers}
+            self.targets["count"] = torch.tensor([[[len(c["objects"])]] for c in clips])  # (C, 1, 1)
         self.word_tables = {kind: _tables(model, groups) for kind, groups in self.groups.items()}
 
     def __len__(self) -> int:
@@ -163,13 +172,18 @@ def match_slots(logits: list[torch.Tensor], targets: torch.Tensor) -> tuple[torc
 
 
 def project(model, encoder_tokens: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The video tokens to ground: {"cells": (B, K, W)}; for slots also "slots" (B, S*G, W) and
-    "share", each cell's share of every slot (B, K, S)."""
+    """The video tokens to ground: {"cells": (B, K, W)}; with a count token also "count" (B, 1, W);
+    for slots also "slots" (B, S*G, W) and "share", each cell's share of every slot (B, K, S+1)."""
     if isinstance(model.projector, SlotProjector):
         tokens = encoder_tokens.to(model.device, torch.float32)
         slots, cells, share = model.projector(tokens, model.grid, with_cells=True)
         return {"cells": cells, "slots": slots, "share": share}
-    return {"cells": model.project(encoder_tokens)}
+    embeds = model.project(encoder_tokens)  # (B, K, W), the count token last
+    return (
+        {"cells": embeds[:, :-1], "count": embeds[:, -1:]}
+        if model.projector.cfg.count_token
+        else {"cells": embeds}
+    )
 
 
 def _cell_loss(embeds: torch.Tensor, targets: torch.Tensor, tables: list[torch.Tensor]) -> torch.Tensor:
@@ -183,24 +197,29 @@ def _cell_loss(embeds: torch.Tensor, targets: torch.Tensor, tables: list[torch.T
 
 def _slot_loss(embeds: dict, targets: dict, tables: list[torch.Tensor]) -> torch.Tensor:
     """Words of the matched slots, plus where each slot looks: every cell that shows an object is
-    given to that object's slot (cross-entropy of the cell's shares)."""
+    given to that object's slot, every empty cell to the background slot (cross-entropy of the
+    cell's shares)."""
     logits = slot_logits(embeds["slots"], tables)  # G x (B, S, V_g)
     matched, slot_of = match_slots(logits, targets["slots"])  # (B, S, G), (B, S)
     matched = matched.to(embeds["slots"].device)
     losses = [F.cross_entropy(lg.flatten(0, 1), matched[..., g].flatten()) for g, lg in enumerate(logits)]
     owners = targets["owners"].cpu()  # (B, K)
-    cell_slot = torch.where(owners >= 0, slot_of.gather(1, owners.clamp_min(0)), owners)  # (B, K)
-    share = embeds["share"].float().clamp_min(1e-8).log().flatten(0, 1)  # (B*K, S)
-    losses.append(F.nll_loss(share, cell_slot.flatten().to(share.device), ignore_index=-100))
+    background = slot_of.shape[1]  # the index of the background slot
+    cell_slot = torch.where(owners >= 0, slot_of.gather(1, owners.clamp_min(0)), background)  # (B, K)
+    share = embeds["share"].float().clamp_min(1e-8).log().flatten(0, 1)  # (B*K, S+1)
+    losses.append(F.nll_loss(share, cell_slot.flatten().to(share.device)))
     return torch.stack(losses).mean()
 
 
 def grounding_loss(model, batch: dict, tables: dict[str, list[torch.Tensor]]) -> torch.Tensor:
     """Mean over word groups of the cross-entropy of each cell's word (cells without one skipped);
-    with slots, plus the same of each slot's word after matching the objects to the slots."""
+    plus the same of the count token's number, and of each slot's word after matching the objects
+    to the slots (:func:`_slot_loss`), where the projector has them."""
     embeds = project(model, batch["encoder_tokens"])
     targets = {kind: t.to(model.device) for kind, t in batch["targets"].items()}
     loss = _cell_loss(embeds["cells"], targets["cells"], tables["cells"])
+    if "count" in embeds:
+        loss = loss + _cell_loss(embeds["count"], targets["count"], tables["count"])
     if "slots" in embeds:
         loss = loss + _slot_loss(embeds, targets, tables["slots"])
     return loss
@@ -245,7 +264,7 @@ def grounding_accuracy(model, batches: GroundingBatches, batch_size: int = 64) -
     for start in range(0, len(batches), batch_size):
         batch = batches(list(range(start, min(start + batch_size, len(batches)))))
         embeds = project(model, batch["encoder_tokens"])
-        for kind, tables in batches.word_tables.items():  # "cells", "slots"
+        for kind, tables in batches.word_tables.items():  # "cells", "count", "slots"
             targets = batch["targets"][kind]
             if kind == "slots":
                 hits, totals = _slot_hits(embeds[kind], targets, tables)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The alignment levers of the README's "Levers on the alignment side" table: each row is a tiny
 # recipe on the quickstart world with the shipped model's JEPA encoder, plus the row's overrides: the
-# recipe before grounding (configs/align/tiny-captions.yaml) or, for the grounded-* rows, the current
-# one (configs/align/tiny.yaml); evaluated on the test split of a world from a seed no config uses, and
+# recipe before grounding (configs/align/tiny-captions.yaml) or, for the grounded-*, slots and count
+# rows, the grounded per-cell recipe (configs/align/tiny-cells.yaml); evaluated on the test split of a world from a seed no config uses, and
 # checked with alignment.video_reliance on 32 training rows. About 25 min of alignment and 2 min of
 # eval per row on 2 CPU cores with bf16 units. Usage: bash benchmarks/alignment_levers.sh [ROW ...]
 set -euo pipefail
@@ -24,12 +24,15 @@ declare -A ROWS=(
   [grounded]="train.steps=1160"
   [grounded-400]="train.steps=1400"
   [grounded-random]="encoder=random:tiny train.steps=1160"
+  [grounded-open]="stage2.open_fraction=0.5"
+  [slots]="projector.kind=slots projector.tokens=40"
+  [count-open]="projector.count_token=true stage2.open_fraction=0.5"
   [overfit32]="projector.input_positions=512 projector.kind=mlp-pool projector.pool=max data.max_clips=32 stage1.data=qa stage1.steps=240 stage1.batch_size=4 stage1.lr=3e-3 train.steps=240"
 )
 for row in "${@:-${!ROWS[@]}}"; do
   # shellcheck disable=SC2086
   base=configs/align/tiny-captions.yaml
-  [[ $row == grounded* ]] && base=configs/align/tiny.yaml
+  [[ $row == grounded* || $row == slots || $row == count* ]] && base=configs/align/tiny-cells.yaml
   $J align --config $base --out "runs/lever-$row" data.path=runs/quickstart/world \
     encoder=checkpoints/default train.cache_dir=runs/cache-levers ${ROWS[$row]}
   $J eval --model "runs/lever-$row" --task world-qa --data runs/world-seed7 --out "runs/lever-$row-eval" \

@@ -142,6 +142,25 @@ def test_grounding_loss_reaches_only_the_projector_and_accuracy_is_a_fraction(wo
     assert all(0.0 <= a <= 1.0 for a in accuracy["cells"].values())
 
 
+def test_count_token_is_grounded_to_the_number_of_objects(world_and_llm, tmp_path):
+    from alignment.cache import FeatureCache
+    from alignment.data import load_qa
+    from worlds.formats import read_clips
+
+    cfg = _cfg(world_and_llm, "projector.kind=mlp-pool", "projector.count_token=true")
+    model = build_model(cfg)
+    assert model.num_video_tokens == 17  # 16 cells and the count
+    videos = list(dict.fromkeys(load_qa(cfg.data.path, "train")["video"]))
+    batches = GroundingBatches(model, videos, cfg.data.path, "train", FeatureCache(model, tmp_path / "cache"))
+    objects = {c["video"]: len(c["objects"]) for c in read_clips(cfg.data.path)}
+    assert batches.targets["count"][:, 0, 0].tolist() == [objects[v] for v in videos]
+    assert batches.groups["count"]["count"][:3] == ["0", "1", "2"]
+    loss = grounding_loss(model, batches([0, 1]), batches.word_tables)
+    loss.backward()
+    assert all(p.grad is not None for p in model.projector.count_out.parameters())
+    assert set(grounding_accuracy(model, batches)) == {"cells", "count"}
+
+
 def test_slot_grounding_learns_objects_and_counts_them(world_and_llm, tmp_path):
     from alignment.cache import FeatureCache
     from alignment.data import load_qa

@@ -159,7 +159,7 @@ def test_slot_projector_gives_each_slot_its_tokens_and_knows_where_things_are():
     out, cells, share = proj(tokens, grid, with_cells=True)
     assert out.shape == (2, proj.num_tokens(grid), 40) == (2, 30, 40)  # 6 slots x 5 tokens
     assert cells.shape == (2, 16, 40) and proj.cells(grid) == (4, 2, 2)
-    assert share.shape == (2, 16, 6)  # every cell shared out between the 6 slots
+    assert share.shape == (2, 16, 7)  # every cell shared out between the 6 slots and the background
     assert torch.allclose(share.sum(-1), torch.ones(2, 16))
     (out.sum() + cells.sum()).backward()
     assert all(p.grad is not None for p in proj.parameters())
@@ -167,3 +167,19 @@ def test_slot_projector_gives_each_slot_its_tokens_and_knows_where_things_are():
     assert not torch.allclose(proj(moved, grid), proj(tokens, grid), atol=1e-4)
     with pytest.raises(ValueError, match="whole number of slots"):
         ProjectorConfig(kind="slots", tokens=32, tokens_per_slot=5)
+
+
+def test_count_token_follows_the_cells_and_only_mlp_pool_has_it():
+    cfg = ProjectorConfig(kind="mlp-pool", tokens=16, time_steps=4, count_token=True)
+    proj = build_projector(cfg, encoder_dim=24, llm_dim=40)
+    grid = (8, 4, 4)
+    tokens = torch.randn(2, 128, 24)  # (B, t*h*w, D)
+    out = proj(tokens, grid)
+    assert out.shape == (2, proj.num_tokens(grid), 40) == (2, 17, 40)  # 16 cells, then the count
+    assert torch.allclose(out[:, :16], proj.cell_tokens(tokens, grid))
+    changed = tokens.clone()
+    changed[:, 100] += torch.randn(24)  # one token of one cell: that cell and the count change
+    diff = (proj(changed, grid) - out).abs().sum(-1)  # (B, 17)
+    assert (diff[:, 16] > 0).all() and (diff[:, :16] > 0).sum() == 2
+    with pytest.raises(ValueError, match="count_token needs kind mlp-pool"):
+        ProjectorConfig(kind="pool-mlp", count_token=True)

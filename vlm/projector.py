@@ -61,6 +61,8 @@ class ProjectorConfig:
     num_heads: int = 4  # attentive and slots
     tokens_per_slot: int = 5  # slots only: video tokens per slot (K / this many slots)
     cells: int = 64  # slots only: the budget of the cell tokens that the slots read
+    # mlp-pool only: one more video token after the cells, grounded to the number of objects
+    count_token: bool = False
     slot_iterations: int = 3  # slots only: rounds of slot attention
 
     def __post_init__(self) -> None:
@@ -78,6 +80,8 @@ class ProjectorConfig:
             raise ValueError("num_heads and max_time_steps must be >= 1")
         if self.tokens_per_slot < 1 or self.slot_iterations < 1:
             raise ValueError("tokens_per_slot and slot_iterations must be >= 1")
+        if self.count_token and self.kind != "mlp-pool":
+            raise ValueError(f"count_token needs kind mlp-pool, not {self.kind}")
         if self.kind == "slots" and self.tokens % self.tokens_per_slot:
             raise ValueError(f"tokens={self.tokens} is not a whole number of slots of {self.tokens_per_slot}")
 
@@ -207,13 +211,36 @@ class PoolMLPProjector(Projector):
 
 
 class MLPPoolProjector(PoolMLPProjector):
-    """The MLP on every (time-embedded) token, then adaptive average (or max) pooling over (t, h, w)."""
+    """The MLP on every (time-embedded) token, then adaptive average (or max) pooling over (t, h, w);
+    with ``count_token``, one more token after the cells: how many objects the clip shows."""
 
-    def forward(self, tokens: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+    def __init__(self, cfg: ProjectorConfig, encoder_dim: int, llm_dim: int) -> None:
+        super().__init__(cfg, encoder_dim, llm_dim)
+        if cfg.count_token:  # deep sets: a feature per cell, summed over a time step's cells
+            hidden = cfg.hidden_size or llm_dim
+            self.count_cell = _MLP(llm_dim, hidden, hidden)
+            self.count_out = _MLP(2 * hidden, hidden, llm_dim)
+
+    def num_tokens(self, grid: tuple[int, int, int]) -> int:
+        return super().num_tokens(grid) + int(self.cfg.count_token)
+
+    def cell_tokens(self, tokens: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+        """Encoder tokens (B, N, D) -> one token per cell (B, C, W)."""
         b, n, d = check_grid(tokens, grid)
         x = self.add_time(self.standardise(tokens).reshape(b, grid[0], n // grid[0], d))  # (B, t, h*w, D)
         x = self.mlp(x).flatten(1, 2)  # (B, t*h*w, W)
-        return self.out_norm(self.pool(x, grid).flatten(1, 2))  # (B, K, W)
+        return self.out_norm(self.pool(x, grid).flatten(1, 2))  # (B, C, W)
+
+    def count(self, cells: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+        """Cell tokens (B, C, W) -> the count token (B, 1, W): per time step the sum of a feature of
+        each cell (a count of what the cells show), then its maximum and mean over the time steps."""
+        steps = self.count_cell(cells).unflatten(1, (self.cells(grid)[0], -1)).sum(2)  # (B, t, H)
+        pooled = torch.cat([steps.amax(1), steps.mean(1)], -1)  # (B, 2H)
+        return self.out_norm(self.count_out(pooled))[:, None]  # (B, 1, W)
+
+    def forward(self, tokens: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+        cells = self.cell_tokens(tokens, grid)  # (B, C, W)
+        return torch.cat([cells, self.count(cells, grid)], 1) if self.cfg.count_token else cells
 
 
 class AttentiveProjector(Projector):
@@ -251,7 +278,9 @@ class SlotProjector(MLPPoolProjector):
         super().__init__(cfg, encoder_dim, llm_dim)
         d = encoder_dim
         self.num_slots = cfg.tokens // cfg.tokens_per_slot
-        self.queries = nn.Parameter(torch.randn(self.num_slots, d))
+        # one more slot than the LLM sees: the background's, which takes the empty cells so that the
+        # object slots' means are not diluted by them
+        self.queries = nn.Parameter(torch.randn(self.num_slots + 1, d))
         self.cell_in = nn.Sequential(nn.LayerNorm(llm_dim), nn.Linear(llm_dim, d))
         self.positions = nn.ParameterDict(
             {
@@ -301,11 +330,11 @@ class SlotProjector(MLPPoolProjector):
 
     def forward(self, tokens: torch.Tensor, grid: tuple[int, int, int], with_cells: bool = False):
         """Slot tokens (B, K, W); with ``with_cells``, also the cell tokens (B, C, W) and each cell's
-        share of every slot (B, C, S)."""
-        cells = super().forward(tokens, grid)  # (B, C, W)
+        share of every slot, the background's last (B, C, S+1)."""
+        cells = self.cell_tokens(tokens, grid)  # (B, C, W)
         x = self.norm_cells(self.cell_in(cells) + self.position_embedding(self.cells(grid)))  # (B, C, D)
-        slots, share = self.attend(x)  # (B, S, D), (B, C, S)
-        x = (slots[:, :, None, :] + self.place).flatten(1, 2)  # (B, S*P, D)
+        slots, share = self.attend(x)  # (B, S+1, D), (B, C, S+1)
+        x = (slots[:, :-1, None, :] + self.place).flatten(1, 2)  # (B, S*P, D): the object slots
         out = self.out_norm(self.slot_mlp(x))  # (B, K, W)
         return (out, cells, share) if with_cells else out
 
