@@ -226,13 +226,17 @@ def grounding_loss(model, batch: dict, tables: dict[str, list[torch.Tensor]]) ->
 
 
 def _cell_hits(embeds, targets, tables, names) -> tuple[dict, dict]:
-    """Per group: labelled cells whose nearest word is their word, and labelled cells."""
+    """Per group: labelled cells whose nearest word is their word, and labelled cells; "object
+    shape": the same over the cells that show an object (shape-or-"nothing" is mostly "nothing")."""
     hits, totals = {}, {}
     for g, (name, table) in enumerate(zip(names, tables)):
         target = targets[..., g]  # (B, K)
         pred = group_logits(embeds, table).argmax(-1).cpu()  # (B, K)
         labelled = target >= 0
         hits[name], totals[name] = (pred == target)[labelled].sum(), labelled.sum()
+        if name == "shape":
+            shown = labelled & (target != len(table) - 1)  # NOTHING is the last shape word
+            hits["object shape"], totals["object shape"] = (pred == target)[shown].sum(), shown.sum()
     return hits, totals
 
 

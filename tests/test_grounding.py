@@ -138,7 +138,7 @@ def test_grounding_loss_reaches_only_the_projector_and_accuracy_is_a_fraction(wo
     assert all(p.grad is not None for p in model.projector.mlp.parameters())
     assert all(p.grad is None for p in model.llm.parameters())
     accuracy = grounding_accuracy(model, batches)
-    assert set(accuracy["cells"]) == {"shape", "colour", "size", "direction"}
+    assert set(accuracy["cells"]) == {"shape", "object shape", "colour", "size", "direction"}
     assert all(0.0 <= a <= 1.0 for a in accuracy["cells"].values())
 
 

@@ -1,18 +1,20 @@
 """Projector: encoder tokens ``(B, t*h*w, D)`` -> K LLM-width embeddings ``(B, K, W)``.
 
-Two kinds behind one interface (``forward(tokens, grid)``, ``num_tokens(grid)``):
+Four kinds behind one interface (``forward(tokens, grid)``, ``num_tokens(grid)``):
 
-- both first standardise every encoder channel with dataset statistics
+- all first standardise every encoder channel with dataset statistics
   (:meth:`Projector.set_input_statistics`): raw JEPA tokens share a large common component, so
   without it two clips' projected tokens differ by a few percent and the LLM reads a constant;
-- both end with an RMSNorm whose gain starts at the per-channel RMS of the LLM's word embeddings
+- all end with an RMSNorm whose gain starts at the per-channel RMS of the LLM's word embeddings
   (:meth:`Projector.match_embedding_scale`), so video tokens enter the LLM at the scale of words;
 
 - ``pool-mlp``: adaptive average pooling over space, per time step, down to a token budget (time
   order survives: K = t x (ph*pw)), an optional learned time embedding, then a 2-layer GELU MLP;
 - ``mlp-pool``: the MLP on every encoder token first, then the same pooling (as LLaVA-Video pools
   after its projector): a small object that covers one token of a 2 x 2 cell becomes a nonlinear
-  feature before the average, instead of a quarter of a linear mix;
+  feature before the average, instead of a quarter of a linear mix; with ``count_token``, one more
+  token after the cells, a deep-sets count of what the cells show (grounded to the clip's number of
+  objects);
 - ``attentive``: K learned queries cross-attend to all tokens (with the time embedding), then the MLP;
 - ``slots``: object slots over the ``mlp-pool`` cell tokens: K / ``tokens_per_slot`` slots share
   out the cells (each with its time, row and column embedding) by slot attention, whose softmax
@@ -58,7 +60,7 @@ class ProjectorConfig:
     hidden_size: int | None = None  # MLP hidden width; None: the LLM width
     time_embedding: bool = True  # learned embedding per encoder time step
     max_time_steps: int = 64
-    num_heads: int = 4  # attentive and slots
+    num_heads: int = 4  # attentive only
     tokens_per_slot: int = 5  # slots only: video tokens per slot (K / this many slots)
     cells: int = 64  # slots only: the budget of the cell tokens that the slots read
     # mlp-pool only: one more video token after the cells, grounded to the number of objects
@@ -311,21 +313,22 @@ class SlotProjector(MLPPoolProjector):
         pos = p["time"][:t, None, None] + p["row"][None, :h, None] + p["column"][None, None, :w]
         return pos.reshape(t * h * w, -1)
 
-    def attend(self, x: torch.Tensor) -> torch.Tensor:
+    def attend(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Slot attention over the cells ``x`` (B, C, D): each round, the cells are shared out
         between the slots (softmax over the slots, so slots compete for a cell), each slot takes the
         weighted mean of its cells' values and updates itself with a GRU and an MLP. Returns the
-        slots (B, S, D) and the last round's shares of each cell (B, C, S)."""
+        slots (B, S+1, D) and the last round's share of every slot in each cell (B, C, S+1); the
+        last slot is the background's."""
         b, _, d = x.shape
         k, v = self.k(x), self.v(x)  # (B, C, D)
-        slots = self.queries.expand(b, -1, -1)  # (B, S, D)
+        slots = self.queries.expand(b, -1, -1)  # (B, S+1, D)
         for _ in range(self.cfg.slot_iterations):
-            q = self.q(self.norm_slots(slots))  # (B, S, D)
-            share = torch.softmax(k @ q.transpose(1, 2) / math.sqrt(d), dim=-1)  # (B, C, S)
+            q = self.q(self.norm_slots(slots))  # (B, S+1, D)
+            share = torch.softmax(k @ q.transpose(1, 2) / math.sqrt(d), dim=-1)  # (B, C, S+1)
             weights = share / (share.sum(1, keepdim=True) + 1e-8)  # each slot's weights sum to 1
-            updates = weights.transpose(1, 2) @ v  # (B, S, D)
+            updates = weights.transpose(1, 2) @ v  # (B, S+1, D)
             slots = self.gru(updates.reshape(-1, d), slots.reshape(-1, d)).view(b, -1, d)
-            slots = slots + self.refine(slots)  # (B, S, D)
+            slots = slots + self.refine(slots)  # (B, S+1, D)
         return slots, share
 
     def forward(self, tokens: torch.Tensor, grid: tuple[int, int, int], with_cells: bool = False):
