@@ -111,24 +111,24 @@ class GroundingBatches:
         colours = sorted({o["colour"] for c in every_clip for o in c["objects"]})
         shapes = sorted({o["shape"] for c in every_clip for o in c["objects"]})
         clips = [by_video[v] for v in self.videos]
+        grid = projector_grid(model)
         self.groups = {"cells": vocabulary(colours, shapes)}
-        self.targets = {
-            "cells": cell_targets(clips, self.groups["cells"], projector_grid(model))
-        }  # (C, K, G)
+        self.targets = {"cells": cell_targets(clips, self.groups["cells"], grid)}  # (C, K, G)
         if isinstance(model.projector, SlotProjector):
-            self.groups["slots"] = slot_vocabulary(colours, shapes)
-            if model.projector.cfg.tokens_per_slot != len(SLOT_GROUPS):
-                raise UserError(
-                    f"grounded slots need tokens_per_slot={len(SLOT_GROUPS)} (one per word group)"
-                )
-            slots = model.projector.num_slots
-            self.targets["slots"] = object_targets(clips, self.groups["slots"], slots)  # (C, S, G)
-            self.targets["owners"] = cell_owners(clips, projector_grid(model))  # (C, K)
+            self._add_slots(model.projector, clips, slot_vocabulary(colours, shapes), grid)
         if model.projector.cfg.count_token:
-            numbers = [str(n) for n in range(max(len(c["objects"]) for c in every_clip) + 1)]
-            self.groups["count"] = {"count": numbers}
+            largest = max(len(c["objects"]) for c in every_clip)
+            self.groups["count"] = {"count": [str(n) for n in range(largest + 1)]}
             self.targets["count"] = torch.tensor([[[len(c["objects"])]] for c in clips])  # (C, 1, 1)
         self.word_tables = {kind: _tables(model, groups) for kind, groups in self.groups.items()}
+
+    def _add_slots(self, projector: SlotProjector, clips: list[dict], groups: dict, grid) -> None:
+        """Per-object word targets (C, S, G) and each cell's object (C, K)."""
+        if projector.cfg.tokens_per_slot != len(SLOT_GROUPS):
+            raise UserError(f"grounded slots need tokens_per_slot={len(SLOT_GROUPS)} (one per word group)")
+        self.groups["slots"] = groups
+        self.targets["slots"] = object_targets(clips, groups, projector.num_slots)  # (C, S, G)
+        self.targets["owners"] = cell_owners(clips, grid)  # (C, K)
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -179,11 +179,9 @@ def project(model, encoder_tokens: torch.Tensor) -> dict[str, torch.Tensor]:
         slots, cells, share = model.projector(tokens, model.grid, with_cells=True)
         return {"cells": cells, "slots": slots, "share": share}
     embeds = model.project(encoder_tokens)  # (B, K, W), the count token last
-    return (
-        {"cells": embeds[:, :-1], "count": embeds[:, -1:]}
-        if model.projector.cfg.count_token
-        else {"cells": embeds}
-    )
+    if not model.projector.cfg.count_token:
+        return {"cells": embeds}
+    return {"cells": embeds[:, :-1], "count": embeds[:, -1:]}
 
 
 def _cell_loss(embeds: torch.Tensor, targets: torch.Tensor, tables: list[torch.Tensor]) -> torch.Tensor:

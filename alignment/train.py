@@ -147,8 +147,10 @@ def save_model_into(model, out: Path, card: dict) -> None:
 
 
 def _grounded_words(cfg: AlignConfig) -> str:
+    """What the grounded stage 1 taught, for the model card."""
     slots = " and every object's words in a slot" if cfg.projector.kind == "slots" else ""
-    return f"clips, every cell's object words{slots}"
+    count = " and the number of objects" if cfg.projector.count_token else ""
+    return f"clips, every cell's object words{slots}{count}"
 
 
 def _card(cfg: AlignConfig, stats: dict) -> dict:

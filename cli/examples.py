@@ -6,6 +6,7 @@ differ. `questions.json` gets one suggested question per trained question type f
 taken from the world's own question generator. The app reads the result through `app.clips`.
 
     .venv/bin/python -m cli.examples
+    .venv/bin/python -m cli.examples --answers   # print each suggested question's answer, write nothing
 """
 
 from __future__ import annotations
@@ -36,14 +37,18 @@ def _suggestions(qa_rows: list[dict], video: str) -> list[str]:
     ]
 
 
+def _render(tmp: str, seed: int) -> Path:
+    cfg = load_config(WorldConfig, PRESET, [f"seed={seed}", "num_clips=40", "voe.pairs=4", "workers=1"])
+    return generate_dataset(cfg, Path(tmp) / "world", workers=1, progress=False)
+
+
 def make_examples(out: Path = EXAMPLES_DIR, num_clips: int = 3, seed: int = 7) -> list[Path]:
     """Render `num_clips` test-split world clips and one VoE pair into `out` (old clips replaced)."""
-    cfg = load_config(WorldConfig, PRESET, [f"seed={seed}", "num_clips=40", "voe.pairs=4", "workers=1"])
     out.mkdir(parents=True, exist_ok=True)
     for old in example_clips(out):
         old.unlink()
     with tempfile.TemporaryDirectory() as tmp:
-        data = generate_dataset(cfg, Path(tmp) / "world", workers=1, progress=False)
+        data = _render(tmp, seed)
         test = read_clips(data, "test")[:num_clips]
         qa_rows = read_qa(data)
         written, questions = [], {}
@@ -58,6 +63,25 @@ def make_examples(out: Path = EXAMPLES_DIR, num_clips: int = 3, seed: int = 7) -
     return written
 
 
+def example_answers(num_clips: int = 3, seed: int = 7) -> list[tuple[str, str, str]]:
+    """(clip name, suggested question, its answer) for the world clips of :func:`make_examples`,
+    from the same world rendered again (nothing is written)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data = _render(tmp, seed)
+        qa_rows = read_qa(data)
+        out = []
+        for i, c in enumerate(read_clips(data, "test")[:num_clips]):
+            answers = {r["question"]: r["answer"] for r in qa_rows if r["video"] == c["video"]}
+            out += [(f"world_{i + 1}.mp4", q, answers[q]) for q in _suggestions(qa_rows, c["video"])]
+    return out
+
+
 if __name__ == "__main__":
-    for path in make_examples():
-        print(path)
+    import sys
+
+    if sys.argv[1:] == ["--answers"]:
+        for clip, question, answer in example_answers():
+            print(f"{clip}\t{question}\t{answer}")
+    else:
+        for path in make_examples():
+            print(path)

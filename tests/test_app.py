@@ -371,3 +371,18 @@ def test_demo_command_rejects_bad_input(capsys, tmp_path, monkeypatch):
     assert main(["demo", "--model", str(tmp_path / "missing-model")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_example_questions_are_the_worlds_own_with_their_answers():
+    """The shipped suggestions are what `cli.examples` derives from its world, and each has an answer."""
+    import json
+
+    from app.clips import EXAMPLES_DIR, QUESTIONS
+    from cli.examples import example_answers
+
+    shipped = json.loads((EXAMPLES_DIR / QUESTIONS).read_text())
+    answers = example_answers()
+    for clip in {c for c, _, _ in answers}:
+        assert [q for c, q, _ in answers if c == clip] == shipped[clip]
+    assert all(a for _, _, a in answers)
