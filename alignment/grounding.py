@@ -175,8 +175,7 @@ def project(model, encoder_tokens: torch.Tensor) -> dict[str, torch.Tensor]:
     """The video tokens to ground: {"cells": (B, K, W)}; with a count token also "count" (B, 1, W);
     for slots also "slots" (B, S*G, W) and "share", each cell's share of every slot (B, K, S+1)."""
     if isinstance(model.projector, SlotProjector):
-        tokens = encoder_tokens.to(model.device, torch.float32)
-        slots, cells, share = model.projector(tokens, model.grid, with_cells=True)
+        slots, cells, share = model.project(encoder_tokens, with_cells=True)
         return {"cells": cells, "slots": slots, "share": share}
     embeds = model.project(encoder_tokens)  # (B, K, W), the count token last
     if not model.projector.cfg.count_token:

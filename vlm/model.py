@@ -257,14 +257,17 @@ class VideoQAModel(Answering, nn.Module):
         with torch.set_grad_enabled(torch.is_grad_enabled() and bool(self.config.unfreeze_encoder_blocks)):
             return self.encoder(video.to(self.device))  # (B, N, D)
 
-    def project(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Encoder tokens (B, N, D) -> video embeddings (B, K, W)."""
+    def project(self, tokens: torch.Tensor, **projector_options):
+        """Encoder tokens (B, N, D) -> video embeddings (B, K, W); ``projector_options`` go to the
+        projector (``with_cells=True``: a slot projector's cells and shares too)."""
         n = self.grid[0] * self.grid[1] * self.grid[2]
         if tokens.ndim != 3 or tokens.shape[1] != n or tokens.shape[2] != self.encoder.embed_dim:
             raise UserError(
                 f"encoder tokens must be (B, {n}, {self.encoder.embed_dim}), got {tuple(tokens.shape)}"
             )
-        return self.projector(tokens.to(self.device, torch.float32), self.grid)  # (B, K, W)
+        return self.projector(
+            tokens.to(self.device, torch.float32), self.grid, **projector_options
+        )  # (B, K, W)
 
     def _video_tokens(self, video) -> torch.Tensor:
         """One video as uint8 frames (T, C, H, W) or float encoder tokens (N, D)."""
