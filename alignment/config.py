@@ -38,6 +38,9 @@ class Stage1Config:
     # towards the LLM's words for its cell's object (no LLM forward; alignment.grounding); qa: answers.
     # descriptions and grounding need world.json
     data: Literal["descriptions", "grounding", "qa"] = "descriptions"
+    # grounding: the empty cells' "nothing" is a word group of its own, so that the shape of the cells
+    # that show an object weighs as much as their colour (else ~50 empty cells of 64 outweigh them)
+    empty_apart: bool = False
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.lr <= 0 or self.batch_size < 0:

@@ -14,7 +14,8 @@ the frozen LLM's answer loss a projector learns to read the clip only after tens
     loss = grounding_loss(model, batches(idx), batches.word_tables)
 
 With ``projector.count_token`` the token after the cells is scored the same way against the
-numbers "0", "1", ...: the clip's number of objects.
+numbers "0", "1", ...: the clip's number of objects; with ``projector.count_words`` the tokens after
+it, one per colour and shape word, against that word and the number of objects that have it.
 
 With a slot projector (``projector.kind=slots``) its cells are grounded as above and its slots per
 object: slot token ``p`` of every slot is scored against word group ``p`` (size, colour, shape,
@@ -97,9 +98,12 @@ def _tables(model, groups: dict[str, list[str]]) -> list[torch.Tensor]:
 
 class GroundingBatches:
     """Cached encoder tokens and the word targets of the clips of ``videos``: per cell, and with a
-    slot projector per object too."""
+    slot projector per object too. With ``empty_apart``, the empty cells' "nothing" is a group of
+    its own ("empty", the shape words), so "shape" is the cells that show an object."""
 
-    def __init__(self, model, videos: list[str], data: str, split: str, cache) -> None:
+    def __init__(
+        self, model, videos: list[str], data: str, split: str, cache, empty_apart: bool = False
+    ) -> None:
         if cache is None:
             raise UserError("stage1.data=grounding needs the feature cache (a frozen encoder)")
         every_clip = read_clips(data)  # the vocabulary from the whole world: one for every split
@@ -114,13 +118,47 @@ class GroundingBatches:
         grid = projector_grid(model)
         self.groups = {"cells": vocabulary(colours, shapes)}
         self.targets = {"cells": cell_targets(clips, self.groups["cells"], grid)}  # (C, K, G)
+        if empty_apart:
+            self._empty_apart()
         if isinstance(model.projector, SlotProjector):
             self._add_slots(model.projector, clips, slot_vocabulary(colours, shapes), grid)
         if model.projector.cfg.count_token:
             largest = max(len(c["objects"]) for c in every_clip)
             self.groups["count"] = {"count": [str(n) for n in range(largest + 1)]}
             self.targets["count"] = torch.tensor([[[len(c["objects"])]] for c in clips])  # (C, 1, 1)
+            if model.projector.cfg.count_words:
+                self._add_word_counts(model.projector.cfg.count_words, clips, colours, shapes, largest)
         self.word_tables = {kind: _tables(model, groups) for kind, groups in self.groups.items()}
+
+    def _add_word_counts(self, count_words: int, clips: list[dict], colours, shapes, largest: int) -> None:
+        """Per colour and shape word (in that order), the number of objects with it and the word
+        itself: (C, count_words, 2)."""
+        words = [("colour", c) for c in colours] + [("shape", s) for s in shapes]
+        if len(words) != count_words:
+            raise UserError(
+                f"projector.count_words={count_words}, but the world has {len(words)} colour and shape words"
+            )
+        self.groups["word counts"] = {
+            "count": [str(n) for n in range(largest + 1)],
+            "word": [w for _, w in words],
+        }
+        self.targets["word counts"] = torch.tensor(
+            [
+                [[sum(o[attr] == w for o in c["objects"]), i] for i, (attr, w) in enumerate(words)]
+                for c in clips
+            ]
+        )
+
+    def _empty_apart(self) -> None:
+        """Move the "nothing" targets of the shape group into a group of their own (last)."""
+        words = self.groups["cells"]
+        shape = list(words).index("shape")
+        target = self.targets["cells"][..., shape].clone()  # (C, K)
+        empty = target == len(words["shape"]) - 1  # NOTHING is the last shape word
+        self.targets["cells"][..., shape] = torch.where(empty, -100, target)
+        apart = torch.where(empty, target, -100)[..., None]  # (C, K, 1)
+        self.targets["cells"] = torch.cat([self.targets["cells"], apart], -1)  # (C, K, G+1)
+        self.groups["cells"] = {**words, "empty": words["shape"]}
 
     def _add_slots(self, projector: SlotProjector, clips: list[dict], groups: dict, grid) -> None:
         """Per-object word targets (C, S, G) and each cell's object (C, K)."""
@@ -172,15 +210,21 @@ def match_slots(logits: list[torch.Tensor], targets: torch.Tensor) -> tuple[torc
 
 
 def project(model, encoder_tokens: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The video tokens to ground: {"cells": (B, K, W)}; with a count token also "count" (B, 1, W);
+    """The video tokens to ground: {"cells": (B, K, W)}; with a count token also "count" (B, 1, W)
+    and with count_words "word counts" (B, count_words, W);
     for slots also "slots" (B, S*G, W) and "share", each cell's share of every slot (B, K, S+1)."""
     if isinstance(model.projector, SlotProjector):
         slots, cells, share = model.project(encoder_tokens, with_cells=True)
         return {"cells": cells, "slots": slots, "share": share}
-    embeds = model.project(encoder_tokens)  # (B, K, W), the count token last
-    if not model.projector.cfg.count_token:
+    embeds = model.project(encoder_tokens)  # (B, K, W): the cells, the count token, the word counts
+    cfg = model.projector.cfg
+    if not cfg.count_token:
         return {"cells": embeds}
-    return {"cells": embeds[:, :-1], "count": embeds[:, -1:]}
+    cells = embeds.shape[1] - 1 - cfg.count_words
+    out = {"cells": embeds[:, :cells], "count": embeds[:, cells : cells + 1]}
+    if cfg.count_words:
+        out["word counts"] = embeds[:, cells + 1 :]
+    return out
 
 
 def _cell_loss(embeds: torch.Tensor, targets: torch.Tensor, tables: list[torch.Tensor]) -> torch.Tensor:
@@ -215,8 +259,9 @@ def grounding_loss(model, batch: dict, tables: dict[str, list[torch.Tensor]]) ->
     embeds = project(model, batch["encoder_tokens"])
     targets = {kind: t.to(model.device) for kind, t in batch["targets"].items()}
     loss = _cell_loss(embeds["cells"], targets["cells"], tables["cells"])
-    if "count" in embeds:
-        loss = loss + _cell_loss(embeds["count"], targets["count"], tables["count"])
+    for kind in ("count", "word counts"):
+        if kind in embeds:
+            loss = loss + _cell_loss(embeds[kind], targets[kind], tables[kind])
     if "slots" in embeds:
         loss = loss + _slot_loss(embeds, targets, tables["slots"])
     return loss
@@ -224,7 +269,9 @@ def grounding_loss(model, batch: dict, tables: dict[str, list[torch.Tensor]]) ->
 
 def _cell_hits(embeds, targets, tables, names) -> tuple[dict, dict]:
     """Per group: labelled cells whose nearest word is their word, and labelled cells; "object
-    shape": the same over the cells that show an object (shape-or-"nothing" is mostly "nothing")."""
+    shape": the same over the cells that show an object (shape-or-"nothing" is mostly "nothing");
+    "which shape": over those cells, the nearest of the shape words alone (is the shape read, once
+    the cell is known to hold an object?)."""
     hits, totals = {}, {}
     for g, (name, table) in enumerate(zip(names, tables)):
         target = targets[..., g]  # (B, K)
@@ -234,6 +281,8 @@ def _cell_hits(embeds, targets, tables, names) -> tuple[dict, dict]:
         if name == "shape":
             shown = labelled & (target != len(table) - 1)  # NOTHING is the last shape word
             hits["object shape"], totals["object shape"] = (pred == target)[shown].sum(), shown.sum()
+            which = group_logits(embeds, table[:-1]).argmax(-1).cpu()  # (B, K): the shapes alone
+            hits["which shape"], totals["which shape"] = (which == target)[shown].sum(), shown.sum()
     return hits, totals
 
 

@@ -150,6 +150,7 @@ def _grounded_words(cfg: AlignConfig) -> str:
     """What the grounded stage 1 taught, for the model card."""
     slots = " and every object's words in a slot" if cfg.projector.kind == "slots" else ""
     count = " and the number of objects" if cfg.projector.count_token else ""
+    count += " and of objects of each colour and shape" if cfg.projector.count_words else ""
     return f"clips, every cell's object words{slots}{count}"
 
 
@@ -232,7 +233,9 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
     if stage1_ds is not None:
         batches[1] = Batches(model, stage1_ds, cache, cfg.stage1.data, is_main, cfg.questions_per_row(1))
     elif cfg.sees_video and cfg.stage1.steps > 0 and cfg.stage1.data == "grounding":
-        batches[1] = GroundingBatches(model, list(qa_ds["video"]), cfg.data.path, cfg.data.split, cache)
+        batches[1] = GroundingBatches(
+            model, list(qa_ds["video"]), cfg.data.path, cfg.data.split, cache, cfg.stage1.empty_apart
+        )
 
     # 3. Optimiser over projector + LoRA (+ unfrozen encoder blocks); resume from OUT/checkpoint.
     groups = trainable_parameters(model)

@@ -138,8 +138,27 @@ def test_grounding_loss_reaches_only_the_projector_and_accuracy_is_a_fraction(wo
     assert all(p.grad is not None for p in model.projector.mlp.parameters())
     assert all(p.grad is None for p in model.llm.parameters())
     accuracy = grounding_accuracy(model, batches)
-    assert set(accuracy["cells"]) == {"shape", "object shape", "colour", "size", "direction"}
+    assert set(accuracy["cells"]) == {"shape", "object shape", "which shape", "colour", "size", "direction"}
     assert all(0.0 <= a <= 1.0 for a in accuracy["cells"].values())
+
+
+def test_empty_cells_apart_move_nothing_into_a_group_of_its_own(world_and_llm, tmp_path):
+    from alignment.cache import FeatureCache
+    from alignment.data import load_qa
+
+    model = build_model(_cfg(world_and_llm))
+    videos = list(dict.fromkeys(load_qa(str(world_and_llm[0]), "train")["video"]))
+    cache = FeatureCache(model, tmp_path / "cache")
+    joint = GroundingBatches(model, videos, str(world_and_llm[0]), "train", cache)
+    apart = GroundingBatches(model, videos, str(world_and_llm[0]), "train", cache, empty_apart=True)
+    assert list(apart.groups["cells"]) == ["shape", "colour", "size", "direction", "empty"]
+    nothing = len(joint.groups["cells"]["shape"]) - 1
+    shape, empty = apart.targets["cells"][..., 0], apart.targets["cells"][..., 4]  # (C, K)
+    assert (shape != nothing).all() and ((empty == nothing) | (empty == -100)).all()
+    assert ((shape >= 0) ^ (empty >= 0)).all()  # every cell is in exactly one of the two groups
+    assert (shape.clamp_min(0) + empty.clamp_min(0) == joint.targets["cells"][..., 0]).all()
+    assert (apart.targets["cells"][..., 1:4] == joint.targets["cells"][..., 1:]).all()
+    assert grounding_loss(model, apart([0, 1]), apart.word_tables).isfinite()
 
 
 def test_count_token_is_grounded_to_the_number_of_objects(world_and_llm, tmp_path):
@@ -159,6 +178,35 @@ def test_count_token_is_grounded_to_the_number_of_objects(world_and_llm, tmp_pat
     loss.backward()
     assert all(p.grad is not None for p in model.projector.count_out.parameters())
     assert set(grounding_accuracy(model, batches)) == {"cells", "count"}
+
+
+def test_word_counts_are_grounded_to_each_word_and_its_number(world_and_llm, tmp_path):
+    from alignment.cache import FeatureCache
+    from alignment.data import load_qa
+    from worlds.formats import read_clips
+
+    every = read_clips(str(world_and_llm[0]))
+    colours = sorted({o["colour"] for c in every for o in c["objects"]})
+    shapes = sorted({o["shape"] for c in every for o in c["objects"]})
+    words = len(colours) + len(shapes)
+    counts = ("projector.kind=mlp-pool", "projector.count_token=true", f"projector.count_words={words}")
+    model = build_model(_cfg(world_and_llm, *counts))
+    assert model.num_video_tokens == 17 + words
+    videos = list(dict.fromkeys(load_qa(str(world_and_llm[0]), "train")["video"]))
+    cache = FeatureCache(model, tmp_path / "cache")
+    batches = GroundingBatches(model, videos, str(world_and_llm[0]), "train", cache)
+    assert batches.groups["word counts"]["word"] == colours + shapes
+    clip = {c["video"]: c for c in every}[videos[0]]
+    red = sum(o["colour"] == colours[0] for o in clip["objects"])
+    assert batches.targets["word counts"][0, 0].tolist() == [red, 0]  # (number, word) of the 1st word
+    assert batches.targets["word counts"][0, -1, 1] == words - 1
+    loss = grounding_loss(model, batches([0, 1]), batches.word_tables)
+    loss.backward()
+    assert model.projector.count_word.grad is not None
+    assert set(grounding_accuracy(model, batches)["word counts"]) == {"count", "word"}
+    wrong = build_model(_cfg(world_and_llm, *counts[:2], f"projector.count_words={words + 1}"))
+    with pytest.raises(UserError, match="colour and shape words"):
+        GroundingBatches(wrong, videos, str(world_and_llm[0]), "train", FeatureCache(wrong, None))
 
 
 def test_slot_grounding_learns_objects_and_counts_them(world_and_llm, tmp_path):

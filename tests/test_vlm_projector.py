@@ -183,3 +183,40 @@ def test_count_token_follows_the_cells_and_only_mlp_pool_has_it():
     assert (diff[:, 16] > 0).all() and (diff[:, :16] > 0).sum() == 2
     with pytest.raises(ValueError, match="count_token needs kind mlp-pool"):
         ProjectorConfig(kind="pool-mlp", count_token=True)
+
+
+def test_word_counts_follow_the_count_token_one_per_word():
+    cfg = ProjectorConfig(kind="mlp-pool", tokens=16, time_steps=4, count_token=True, count_words=3)
+    proj = build_projector(cfg, encoder_dim=24, llm_dim=40)
+    grid = (8, 4, 4)
+    tokens = torch.randn(2, 128, 24)  # (B, t*h*w, D)
+    out = proj(tokens, grid)
+    assert out.shape == (2, proj.num_tokens(grid), 40) == (2, 20, 40)  # 16 cells, the count, 3 words
+    assert torch.allclose(out[:, :16], proj.cell_tokens(tokens, grid))
+    assert not torch.allclose(out[:, 17], out[:, 18])  # each word's count token is its own
+    changed = tokens.clone()
+    changed[:, 100] += torch.randn(24)  # one cell changes: so do all the counts
+    diff = (proj(changed, grid) - out).abs().sum(-1)  # (B, 20)
+    assert (diff[:, 16:] > 0).all()
+    with pytest.raises(ValueError, match="needs count_token"):
+        ProjectorConfig(kind="mlp-pool", count_words=3)
+
+
+def test_local_mix_starts_as_identity_and_lets_a_cell_see_its_neighbours():
+    grid = (2, 4, 4)  # cells of 2 x 2 tokens: (2, 2, 2)
+    plain = build_projector(ProjectorConfig(kind="mlp-pool", tokens=8, pool="max"), 24, 40)
+    mixed = build_projector(ProjectorConfig(kind="mlp-pool", tokens=8, pool="max", local_mix=3), 24, 40)
+    mixed.load_state_dict(plain.state_dict(), strict=False)  # all but the convolution
+    tokens = torch.randn(2, 32, 24)  # (B, t*h*w, D)
+    assert torch.allclose(mixed(tokens, grid), plain(tokens, grid))  # the residual starts at zero
+    torch.nn.init.normal_(mixed.local.weight, std=0.1)
+    changed = tokens.clone()
+    changed[:, 1 * 4 + 1] += 3 * torch.randn(24)  # time step 0, row 1, column 1: in cell (0, 0)
+    for proj, cells_changed in ((plain, 1), (mixed, 4)):  # mixed: its neighbours reach all 4 cells
+        diff = (proj(changed, grid) - proj(tokens, grid)).abs().sum(-1)  # (B, 8)
+        assert ((diff > 1e-5).sum(1) == cells_changed).all()
+        assert (diff[:, 4:] < 1e-5).all()  # the other time step is untouched
+    with pytest.raises(ValueError, match="odd kernel size"):
+        ProjectorConfig(kind="mlp-pool", local_mix=2)
+    with pytest.raises(ValueError, match="local_mix needs kind"):
+        ProjectorConfig(kind="pool-mlp", local_mix=3)

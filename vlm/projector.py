@@ -12,9 +12,10 @@ Four kinds behind one interface (``forward(tokens, grid)``, ``num_tokens(grid)``
   order survives: K = t x (ph*pw)), an optional learned time embedding, then a 2-layer GELU MLP;
 - ``mlp-pool``: the MLP on every encoder token first, then the same pooling (as LLaVA-Video pools
   after its projector): a small object that covers one token of a 2 x 2 cell becomes a nonlinear
-  feature before the average, instead of a quarter of a linear mix; with ``count_token``, one more
-  token after the cells, a deep-sets count of what the cells show (grounded to the clip's number of
-  objects);
+  feature before the average, instead of a quarter of a linear mix; with ``local_mix``, every token
+  is first mixed with its neighbours in the frame (a residual 2-D convolution), so that the MLP sees an
+  object's whole outline; with ``count_token``, one more token after the cells, a deep-sets count of
+  what the cells show (grounded to the clip's number of objects);
 - ``attentive``: K learned queries cross-attend to all tokens (with the time embedding), then the MLP;
 - ``slots``: object slots over the ``mlp-pool`` cell tokens: K / ``tokens_per_slot`` slots share
   out the cells (each with its time, row and column embedding) by slot attention, whose softmax
@@ -65,7 +66,14 @@ class ProjectorConfig:
     cells: int = 64  # slots only: the budget of the cell tokens that the slots read
     # mlp-pool only: one more video token after the cells, grounded to the number of objects
     count_token: bool = False
+    # with count_token: this many more tokens after it, one per colour and shape word of the world,
+    # each grounded to that word and to how many objects have it ("how many red objects?")
+    count_words: int = 0
     slot_iterations: int = 3  # slots only: rounds of slot attention
+    # mlp-pool and slots: >0 mixes every encoder token with its neighbours in its frame's (h, w) grid
+    # before the per-token MLP (a residual 2-D convolution of this odd kernel size per time step,
+    # starting at zero), so a cell's token can see an object's outline across patches, not one patch
+    local_mix: int = 0
 
     def __post_init__(self) -> None:
         if self.tokens < 1:
@@ -82,6 +90,12 @@ class ProjectorConfig:
             raise ValueError("num_heads and max_time_steps must be >= 1")
         if self.tokens_per_slot < 1 or self.slot_iterations < 1:
             raise ValueError("tokens_per_slot and slot_iterations must be >= 1")
+        if self.local_mix < 0 or (self.local_mix and self.local_mix % 2 == 0):
+            raise ValueError(f"local_mix must be 0 or an odd kernel size, got {self.local_mix}")
+        if self.local_mix and self.kind not in ("mlp-pool", "slots"):
+            raise ValueError(f"local_mix needs kind mlp-pool or slots, not {self.kind}")
+        if self.count_words < 0 or (self.count_words and not self.count_token):
+            raise ValueError(f"count_words={self.count_words} needs count_token and must be >= 0")
         if self.count_token and self.kind != "mlp-pool":
             raise ValueError(f"count_token needs kind mlp-pool, not {self.kind}")
         if self.kind == "slots" and self.tokens % self.tokens_per_slot:
@@ -218,27 +232,49 @@ class MLPPoolProjector(PoolMLPProjector):
 
     def __init__(self, cfg: ProjectorConfig, encoder_dim: int, llm_dim: int) -> None:
         super().__init__(cfg, encoder_dim, llm_dim)
+        self.local = None
+        if cfg.local_mix:  # a residual convolution that starts as the identity
+            self.local = nn.Conv2d(encoder_dim, encoder_dim, cfg.local_mix, padding=cfg.local_mix // 2)
+            nn.init.zeros_(self.local.weight)
+            nn.init.zeros_(self.local.bias)
         if cfg.count_token:  # deep sets: a feature per cell, summed over a time step's cells
             hidden = cfg.hidden_size or llm_dim
             self.count_cell = _MLP(llm_dim, hidden, hidden)
             self.count_out = _MLP(2 * hidden, hidden, llm_dim)
+        if cfg.count_words:  # the same counts, read out once per word (told apart by an embedding)
+            self.count_word = nn.Parameter(torch.randn(cfg.count_words, 2 * hidden) * 0.1)
+            self.word_count_out = _MLP(2 * hidden, hidden, llm_dim)
 
     def num_tokens(self, grid: tuple[int, int, int]) -> int:
-        return super().num_tokens(grid) + int(self.cfg.count_token)
+        return super().num_tokens(grid) + int(self.cfg.count_token) + self.cfg.count_words
+
+    def mix(self, x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+        """``x`` (B, t, h*w, D) -> the same with every token mixed with its neighbours in the frame."""
+        if self.local is None:
+            return x
+        b, t, n, d = x.shape
+        frames = x.reshape(b * t, *grid[1:], d).permute(0, 3, 1, 2)  # (B*t, D, h, w)
+        mixed = self.local(frames).permute(0, 2, 3, 1).reshape(b, t, n, d)  # (B, t, h*w, D)
+        return x + mixed
 
     def cell_tokens(self, tokens: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
         """Encoder tokens (B, N, D) -> one token per cell (B, C, W)."""
         b, n, d = check_grid(tokens, grid)
         x = self.add_time(self.standardise(tokens).reshape(b, grid[0], n // grid[0], d))  # (B, t, h*w, D)
-        x = self.mlp(x).flatten(1, 2)  # (B, t*h*w, W)
+        x = self.mlp(self.mix(x, grid)).flatten(1, 2)  # (B, t*h*w, W)
         return self.out_norm(self.pool(x, grid).flatten(1, 2))  # (B, C, W)
 
     def count(self, cells: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
-        """Cell tokens (B, C, W) -> the count token (B, 1, W): per time step the sum of a feature of
-        each cell (a count of what the cells show), then its maximum and mean over the time steps."""
+        """Cell tokens (B, C, W) -> the count token, then the per-word ones (B, 1+count_words, W):
+        per time step the sum of a feature of each cell (a count of what the cells show), then its
+        maximum and mean over the time steps, through an MLP (per word: with the word's embedding)."""
         steps = self.count_cell(cells).unflatten(1, (self.cells(grid)[0], -1)).sum(2)  # (B, t, H)
         pooled = torch.cat([steps.amax(1), steps.mean(1)], -1)  # (B, 2H)
-        return self.out_norm(self.count_out(pooled))[:, None]  # (B, 1, W)
+        out = self.count_out(pooled)[:, None]  # (B, 1, W)
+        if self.cfg.count_words:
+            words = self.word_count_out(pooled[:, None] + self.count_word)  # (B, count_words, W)
+            out = torch.cat([out, words], 1)
+        return self.out_norm(out)  # (B, 1+count_words, W)
 
     def forward(self, tokens: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
         cells = self.cell_tokens(tokens, grid)  # (B, C, W)
