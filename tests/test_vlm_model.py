@@ -317,6 +317,24 @@ def test_option_scores_equal_one_pass_per_option(model):
     ]
 
 
+def test_option_scores_of_a_bf16_llm_take_the_lm_head_in_fp32(llm_dir):
+    """bf16 logits of ~20 are rounded to steps of 0.125: the head runs in fp32 over the bf16 LLM's
+    final hidden states, so close options are ranked as an fp32 model ranks them (#14)."""
+    model = make_tiny_model(llm_dir).eval()
+    model.llm.to(torch.bfloat16)
+    with torch.no_grad():  # logits of the size a trained LLM gives, where bf16 rounding shows
+        model.llm.get_output_embeddings().weight.mul_(50)
+    head, seen = model._fp32_logits, []
+    model._fp32_logits = lambda hidden: seen.append(hidden) or head(hidden)  # a spy: the real head runs
+    scores = model.score_options([None], QUESTIONS[:1], [["red", "dark blue", "green"]])[0]
+    assert len(seen) == 1 and seen[0].dtype == torch.bfloat16 and all(s < 0 for s in scores)
+    weight = model.llm.get_output_embeddings().weight  # (V, W) bf16
+    logits = head(seen[0])
+    assert logits.dtype == torch.float32
+    torch.testing.assert_close(logits, seen[0].float() @ weight.float().T)
+    assert (logits - (seen[0] @ weight.T).float()).abs().max() > 1e-2  # a bf16 head rounds them
+
+
 def test_multiple_choice_answers_are_option_text(model):
     options = ["red", "blue", "green"]
     answer = model.answer(_frames(0), QUESTIONS[0], options=options)

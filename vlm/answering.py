@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
+from torch.nn import functional as F
 
 from jepa_vqa.errors import UserError
 from vlm.generate import generate_ids, stream_text
@@ -79,9 +80,10 @@ class Answering:
             attention_mask=batch["attention_mask"].to(self.device),  # (B, 1, L, L): options apart
             position_ids=batch["position_ids"].to(self.device),
             logits_to_keep=keep,
+            output_hidden_states=True,
             use_cache=False,
         )
-        logprobs = out.logits.float().log_softmax(-1)  # (B, P, V)
+        logprobs = self._fp32_logits(out.hidden_states[-1][:, keep]).log_softmax(-1)  # (B, P, V)
         picked = targets[:, keep]  # (B, P)
         token_lp = logprobs.gather(-1, picked.clamp_min(0)[..., None])[..., 0]  # (B, P)
         segments = batch["segments"][:, 1:][:, keep.cpu()].to(
@@ -92,6 +94,13 @@ class Answering:
             [float(token_lp[row][segments[row] == j].mean()) for j in range(1, len(opts) + 1)]
             for row, opts in enumerate(options)
         ]
+
+    def _fp32_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The LM head in fp32 over final hidden states (B, P, W) -> logits (B, P, V): a bf16 head
+        rounds logits of ~20 to steps of 0.125, enough to flip close options (#14: agreement)."""
+        head = self.llm.get_output_embeddings()
+        bias = None if head.bias is None else head.bias.float()
+        return F.linear(hidden.float(), head.weight.float(), bias)
 
     def choose(self, videos, questions, options, histories=None) -> list[int]:
         """The index of the most likely option of each multiple-choice question."""
