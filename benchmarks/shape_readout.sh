@@ -16,6 +16,7 @@ declare -A ROWS=(
   [pixels-apart]="encoder=pixels:tiny stage1.empty_apart=true"
   [jepa-apart]="encoder=checkpoints/default stage1.empty_apart=true"
   [random-apart]="encoder=random:tiny stage1.empty_apart=true"
+  [jepa-apart-count]="encoder=checkpoints/default stage1.empty_apart=true projector.count_token=true"
 )
 for row in "${@:-${!ROWS[@]}}"; do
   out="runs/shape/s1-$row"

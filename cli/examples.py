@@ -76,12 +76,21 @@ def example_answers(num_clips: int = 3, seed: int = 7) -> list[tuple[str, str, s
     return out
 
 
-if __name__ == "__main__":
-    import sys
+def main(argv: list[str] | None = None) -> int:
+    """Render the examples, or with ``--answers`` print each suggested question's answer."""
+    import argparse
 
-    if sys.argv[1:] == ["--answers"]:
+    parser = argparse.ArgumentParser(prog="python -m cli.examples", description=__doc__.splitlines()[0])
+    parser.add_argument("--answers", action="store_true", help="print the answers, write nothing")
+    args = parser.parse_args(argv)
+    if args.answers:
         for clip, question, answer in example_answers():
             print(f"{clip}\t{question}\t{answer}")
     else:
         for path in make_examples():
             print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
