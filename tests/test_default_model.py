@@ -20,8 +20,8 @@ pytestmark = pytest.mark.skipif(
 def test_default_model_dir_is_small_and_pickle_free():
     files = [p for p in DEFAULT.rglob("*") if p.is_file()]
     assert (
-        sum(p.stat().st_size for p in files) <= 56 * 2**20
-    )  # encoder 22 MB + rank-16 LoRA 19 MB + tokenizer
+        sum(p.stat().st_size for p in files) <= 64 * 2**20
+    )  # encoder 22 MB + rank-16 LoRA 19 MB + projector with count tokens 13 MB + tokenizer
     assert not [p for p in files if p.suffix in {".bin", ".pt", ".pth", ".pkl", ".ckpt"}]
     assert (DEFAULT / "encoder.safetensors").is_file() and (DEFAULT / "projector.safetensors").is_file()
     card = (DEFAULT / "README.md").read_text()

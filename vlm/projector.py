@@ -13,9 +13,10 @@ Four kinds behind one interface (``forward(tokens, grid)``, ``num_tokens(grid)``
 - ``mlp-pool``: the MLP on every encoder token first, then the same pooling (as LLaVA-Video pools
   after its projector): a small object that covers one token of a 2 x 2 cell becomes a nonlinear
   feature before the average, instead of a quarter of a linear mix; with ``local_mix``, every token
-  is first mixed with its neighbours in the frame (a residual 2-D convolution), so that the MLP sees an
-  object's whole outline; with ``count_token``, one more token after the cells, a deep-sets count of
-  what the cells show (grounded to the clip's number of objects);
+  is first mixed with its neighbours in the frame (a residual 2-D convolution; on raw pixels it did
+  not help shape, README); with ``count_token``, one more token after the cells, a deep-sets count of
+  what the cells show (grounded to the clip's number of objects), and with ``count_words`` one more
+  per colour and shape word (how many objects have it);
 - ``attentive``: K learned queries cross-attend to all tokens (with the time embedding), then the MLP;
 - ``slots``: object slots over the ``mlp-pool`` cell tokens: K / ``tokens_per_slot`` slots share
   out the cells (each with its time, row and column embedding) by slot attention, whose softmax
