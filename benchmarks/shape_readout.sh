@@ -17,6 +17,7 @@ declare -A ROWS=(
   [jepa-apart]="encoder=checkpoints/default stage1.empty_apart=true"
   [random-apart]="encoder=random:tiny stage1.empty_apart=true"
   [jepa-apart-count]="encoder=checkpoints/default stage1.empty_apart=true projector.count_token=true"
+  [jepa-apart-count-detach]="encoder=checkpoints/default stage1.empty_apart=true projector.count_token=true projector.count_detach=true"
 )
 for row in "${@:-${!ROWS[@]}}"; do
   out="runs/shape/s1-$row"

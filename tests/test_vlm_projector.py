@@ -220,3 +220,13 @@ def test_local_mix_starts_as_identity_and_lets_a_cell_see_its_neighbours():
         ProjectorConfig(kind="mlp-pool", local_mix=2)
     with pytest.raises(ValueError, match="local_mix needs kind"):
         ProjectorConfig(kind="pool-mlp", local_mix=3)
+
+
+def test_detached_count_tokens_send_no_gradient_to_the_cells():
+    grid, tokens = (8, 4, 4), torch.randn(2, 128, 24)
+    for detach in (False, True):
+        cfg = ProjectorConfig(kind="mlp-pool", tokens=16, time_steps=4, count_token=True, count_detach=detach)
+        proj = build_projector(cfg, encoder_dim=24, llm_dim=40)
+        proj(tokens, grid)[:, 16:].sum().backward()  # the count token's loss alone
+        assert (proj.mlp[1].weight.grad.abs().sum() == 0) == detach  # the cells' MLP
+        assert proj.count_out[1].weight.grad is not None
