@@ -75,15 +75,13 @@ class Answering:
         embeds = self._embed_batch(videos, batch)  # (B, L, W)
         targets = batch["labels"][:, 1:].to(self.device)  # (B, L-1): position p predicts token p + 1
         keep = (targets != -100).any(dim=0).nonzero().squeeze(1)  # (P,) positions that predict options
-        out = self.llm(
+        hidden = self.llm.get_decoder()(  # the transformer without its head (LoRA layers included)
             inputs_embeds=embeds,
             attention_mask=batch["attention_mask"].to(self.device),  # (B, 1, L, L): options apart
             position_ids=batch["position_ids"].to(self.device),
-            logits_to_keep=keep,
-            output_hidden_states=True,
             use_cache=False,
-        )
-        logprobs = self._fp32_logits(out.hidden_states[-1][:, keep]).log_softmax(-1)  # (B, P, V)
+        ).last_hidden_state  # (B, L, W)
+        logprobs = self._fp32_logits(hidden[:, keep]).log_softmax(-1)  # (B, P, V)
         picked = targets[:, keep]  # (B, P)
         token_lp = logprobs.gather(-1, picked.clamp_min(0)[..., None])[..., 0]  # (B, P)
         segments = batch["segments"][:, 1:][:, keep.cpu()].to(
