@@ -7,10 +7,7 @@
 # eval per row on 2 CPU cores with bf16 units. Usage: bash benchmarks/alignment_levers.sh [ROW ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-J=${JEPA_VQA:-.venv/bin/jepa-vqa}
-PY=${PYTHON:-.venv/bin/python}
-[ -f runs/quickstart/world/qa.jsonl ] || $J world --config configs/world/tiny.yaml --out runs/quickstart/world
-[ -f runs/world-seed7/qa.jsonl ] || $J world --config configs/world/tiny.yaml --out runs/world-seed7 num_clips=700 seed=7
+source benchmarks/lever_worlds.sh  # $J, $PY and the two worlds
 declare -A ROWS=(
   [tune12]="encoder_tuning.last_blocks=12 encoder_tuning.lr=1e-4 stage2.lora.dropout=0.05"
   [pos]="projector.input_positions=512 stage2.lora.dropout=0.05"

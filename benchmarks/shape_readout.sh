@@ -6,10 +6,7 @@
 # row on 2 CPU cores, 11 min with local_mix. Usage: bash benchmarks/shape_readout.sh [ROW ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-J=${JEPA_VQA:-.venv/bin/jepa-vqa}
-PY=${PYTHON:-.venv/bin/python}
-[ -f runs/quickstart/world/qa.jsonl ] || $J world --config configs/world/tiny.yaml --out runs/quickstart/world
-[ -f runs/world-seed7/qa.jsonl ] || $J world --config configs/world/tiny.yaml --out runs/world-seed7 num_clips=700 seed=7
+source benchmarks/lever_worlds.sh  # $J, $PY and the two worlds
 declare -A ROWS=(
   [pixels]="encoder=pixels:tiny"
   [pixels-mix3]="encoder=pixels:tiny projector.local_mix=3"
