@@ -27,12 +27,14 @@ declare -A ROWS=(
   [mix-count-open]="projector.local_mix=3 projector.count_token=true stage2.open_fraction=0.5"
   [apart-count-open]="stage1.empty_apart=true projector.count_token=true stage2.open_fraction=0.5"
   [words-apart]="stage1.empty_apart=true projector.count_token=true projector.count_words=9 stage2.open_fraction=0.5"
+  [detach-words]="stage1.empty_apart=true projector.count_token=true projector.count_words=9 projector.count_detach=true stage2.open_fraction=0.5"
+  [detach-words-id]="stage1.empty_apart=true projector.count_token=true projector.count_words=9 projector.count_detach=true projector.count_word_identity=true stage2.open_fraction=0.5"
   [overfit32]="projector.input_positions=512 projector.kind=mlp-pool projector.pool=max data.max_clips=32 stage1.data=qa stage1.steps=240 stage1.batch_size=4 stage1.lr=3e-3 train.steps=240"
 )
 for row in "${@:-${!ROWS[@]}}"; do
   # shellcheck disable=SC2086
   base=configs/align/tiny-captions.yaml
-  [[ $row == grounded* || $row == slots || $row == count* || $row == mix* || $row == apart* || $row == words* ]] && base=configs/align/tiny-cells.yaml
+  [[ $row == grounded* || $row == slots || $row == count* || $row == mix* || $row == apart* || $row == words* || $row == detach* ]] && base=configs/align/tiny-cells.yaml
   $J align --config $base --out "runs/lever-$row" data.path=runs/quickstart/world \
     encoder=checkpoints/default train.cache_dir=runs/cache-levers ${ROWS[$row]}
   $J eval --model "runs/lever-$row" --task world-qa --data runs/world-seed7 --out "runs/lever-$row-eval" \

@@ -230,3 +230,23 @@ def test_detached_count_tokens_send_no_gradient_to_the_cells():
         proj(tokens, grid)[:, 16:].sum().backward()  # the count token's loss alone
         assert (proj.mlp[1].weight.grad.abs().sum() == 0) == detach  # the cells' MLP
         assert proj.count_out[1].weight.grad is not None
+
+
+def test_word_identity_lets_each_word_count_token_name_its_word():
+    cfg = ProjectorConfig(kind="mlp-pool", tokens=16, time_steps=4, count_token=True, count_words=3)
+    grid, tokens = (8, 4, 4), torch.randn(4, 128, 24) * 10  # large sums over the cells
+    plain = build_projector(cfg, encoder_dim=24, llm_dim=40)
+    named = build_projector(ProjectorConfig(**{**cfg.__dict__, "count_word_identity": True}), 24, 40)
+    named.load_state_dict(plain.state_dict(), strict=False)  # all but the identity
+    assert torch.allclose(named(tokens, grid), plain(tokens, grid))  # the identity starts at zero
+    words = torch.nn.functional.normalize(torch.randn(3, 40), dim=-1)  # (3, W): the 3 words
+    opt = torch.optim.Adam([named.word_identity], lr=0.1)  # only the identity learns
+    for _ in range(30):
+        logits = 10 * torch.nn.functional.normalize(named(tokens, grid)[:, 17:], dim=-1) @ words.T
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), torch.arange(3).repeat(4))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert (logits.argmax(-1) == torch.arange(3)).all()  # every clip's tokens name their word
+    with pytest.raises(ValueError, match="count_word_identity needs count_words"):
+        ProjectorConfig(kind="mlp-pool", count_token=True, count_word_identity=True)

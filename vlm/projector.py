@@ -16,7 +16,7 @@ Four kinds behind one interface (``forward(tokens, grid)``, ``num_tokens(grid)``
   is first mixed with its neighbours in the frame (a residual 2-D convolution; on raw pixels it did
   not help shape, README); with ``count_token``, one more token after the cells, a deep-sets count of
   what the cells show (grounded to the clip's number of objects), and with ``count_words`` one more
-  per colour and shape word (how many objects have it);
+  per colour and shape word (how many objects have it; ``count_word_identity`` tells them apart);
 - ``attentive``: K learned queries cross-attend to all tokens (with the time embedding), then the MLP;
 - ``slots``: object slots over the ``mlp-pool`` cell tokens: K / ``tokens_per_slot`` slots share
   out the cells (each with its time, row and column embedding) by slot attention, whose softmax
@@ -73,6 +73,10 @@ class ProjectorConfig:
     # with count_token: the count tokens read the cells without sending their gradient back, so that
     # their loss does not reshape the cells (with it, stage-1 shape on unseen clips fell 78% -> 57%)
     count_detach: bool = False
+    # with count_words: each per-word token also gets a learned vector of its own after the readout
+    # MLP, so that it says which word it counts (added before the MLP's LayerNorm, the word embedding
+    # was normalised away: the tokens named their word on 11% of unseen clips, chance)
+    count_word_identity: bool = False
     slot_iterations: int = 3  # slots only: rounds of slot attention
     # mlp-pool and slots: >0 mixes every encoder token with its neighbours in its frame's (h, w) grid
     # before the per-token MLP (a residual 2-D convolution of this odd kernel size per time step,
@@ -100,6 +104,8 @@ class ProjectorConfig:
             raise ValueError(f"local_mix needs kind mlp-pool or slots, not {self.kind}")
         if self.count_words < 0 or (self.count_words and not self.count_token):
             raise ValueError(f"count_words={self.count_words} needs count_token and must be >= 0")
+        if self.count_word_identity and not self.count_words:
+            raise ValueError("count_word_identity needs count_words > 0")
         if self.count_token and self.kind != "mlp-pool":
             raise ValueError(f"count_token needs kind mlp-pool, not {self.kind}")
         if self.kind == "slots" and self.tokens % self.tokens_per_slot:
@@ -248,6 +254,9 @@ class MLPPoolProjector(PoolMLPProjector):
         if cfg.count_words:  # the same counts, read out once per word (told apart by an embedding)
             self.count_word = nn.Parameter(torch.randn(cfg.count_words, 2 * hidden) * 0.1)
             self.word_count_out = _MLP(2 * hidden, hidden, llm_dim)
+        self.word_identity = None
+        if cfg.count_word_identity:  # zero at first: the word loss moves it towards its word
+            self.word_identity = nn.Parameter(torch.zeros(cfg.count_words, llm_dim))
 
     def num_tokens(self, grid: tuple[int, int, int]) -> int:
         return super().num_tokens(grid) + int(self.cfg.count_token) + self.cfg.count_words
@@ -277,6 +286,8 @@ class MLPPoolProjector(PoolMLPProjector):
         out = self.count_out(pooled)[:, None]  # (B, 1, W)
         if self.cfg.count_words:
             words = self.word_count_out(pooled[:, None] + self.count_word)  # (B, count_words, W)
+            if self.word_identity is not None:
+                words = words + self.word_identity
             out = torch.cat([out, words], 1)
         return self.out_norm(out)  # (B, 1+count_words, W)
 
