@@ -248,5 +248,20 @@ def test_word_identity_lets_each_word_count_token_name_its_word():
         loss.backward()
         opt.step()
     assert (logits.argmax(-1) == torch.arange(3)).all()  # every clip's tokens name their word
-    with pytest.raises(ValueError, match="count_word_identity needs count_words"):
+    with pytest.raises(ValueError, match="count_word_identity and count_word_gate need count_words"):
         ProjectorConfig(kind="mlp-pool", count_token=True, count_word_identity=True)
+
+
+def test_word_gate_starts_as_the_plain_readout_and_lets_each_word_read_its_own_channels():
+    cfg = ProjectorConfig(kind="mlp-pool", tokens=16, time_steps=4, count_token=True, count_words=2)
+    grid, tokens = (8, 4, 4), torch.randn(3, 128, 24)
+    plain = build_projector(cfg, encoder_dim=24, llm_dim=40)
+    gated = build_projector(ProjectorConfig(**{**cfg.__dict__, "count_word_gate": True}), 24, 40)
+    gated.load_state_dict(plain.state_dict(), strict=False)  # all but the gate
+    assert torch.allclose(gated(tokens, grid), plain(tokens, grid))  # the gate starts at one
+    with torch.no_grad():
+        gated.word_gate[0] = -1  # word 0 reads nothing of the sum
+    changed = tokens.clone()
+    changed[:, 100] += torch.randn(24)  # one cell changes
+    diff = (gated(changed, grid) - gated(tokens, grid)).abs().sum(-1)  # (B, 19)
+    assert (diff[:, 17] < 1e-5).all() and (diff[:, 18] > 0).all()  # word 0 is blind to it, word 1 not

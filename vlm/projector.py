@@ -77,6 +77,10 @@ class ProjectorConfig:
     # MLP, so that it says which word it counts (added before the MLP's LayerNorm, the word embedding
     # was normalised away: the tokens named their word on 11% of unseen clips, chance)
     count_word_identity: bool = False
+    # with count_words: each word also scales the channels of the count sum by a learned gate of its
+    # own before its readout, so that it reads the channels that count its word (an added embedding,
+    # normalised by the readout's LayerNorm, cannot select channels)
+    count_word_gate: bool = False
     slot_iterations: int = 3  # slots only: rounds of slot attention
     # mlp-pool and slots: >0 mixes every encoder token with its neighbours in its frame's (h, w) grid
     # before the per-token MLP (a residual 2-D convolution of this odd kernel size per time step,
@@ -104,8 +108,8 @@ class ProjectorConfig:
             raise ValueError(f"local_mix needs kind mlp-pool or slots, not {self.kind}")
         if self.count_words < 0 or (self.count_words and not self.count_token):
             raise ValueError(f"count_words={self.count_words} needs count_token and must be >= 0")
-        if self.count_word_identity and not self.count_words:
-            raise ValueError("count_word_identity needs count_words > 0")
+        if (self.count_word_identity or self.count_word_gate) and not self.count_words:
+            raise ValueError("count_word_identity and count_word_gate need count_words > 0")
         if self.count_token and self.kind != "mlp-pool":
             raise ValueError(f"count_token needs kind mlp-pool, not {self.kind}")
         if self.kind == "slots" and self.tokens % self.tokens_per_slot:
@@ -254,9 +258,11 @@ class MLPPoolProjector(PoolMLPProjector):
         if cfg.count_words:  # the same counts, read out once per word (told apart by an embedding)
             self.count_word = nn.Parameter(torch.randn(cfg.count_words, 2 * hidden) * 0.1)
             self.word_count_out = _MLP(2 * hidden, hidden, llm_dim)
-        self.word_identity = None
+        self.word_identity = self.word_gate = None
         if cfg.count_word_identity:  # zero at first: the word loss moves it towards its word
             self.word_identity = nn.Parameter(torch.zeros(cfg.count_words, llm_dim))
+        if cfg.count_word_gate:  # zero at first: every word reads the sum as it is
+            self.word_gate = nn.Parameter(torch.zeros(cfg.count_words, 2 * hidden))
 
     def num_tokens(self, grid: tuple[int, int, int]) -> int:
         return super().num_tokens(grid) + int(self.cfg.count_token) + self.cfg.count_words
@@ -285,7 +291,10 @@ class MLPPoolProjector(PoolMLPProjector):
         pooled = torch.cat([steps.amax(1), steps.mean(1)], -1)  # (B, 2H)
         out = self.count_out(pooled)[:, None]  # (B, 1, W)
         if self.cfg.count_words:
-            words = self.word_count_out(pooled[:, None] + self.count_word)  # (B, count_words, W)
+            per_word = pooled[:, None] + self.count_word  # (B, count_words, 2H)
+            if self.word_gate is not None:
+                per_word = per_word * (1 + self.word_gate)
+            words = self.word_count_out(per_word)  # (B, count_words, W)
             if self.word_identity is not None:
                 words = words + self.word_identity
             out = torch.cat([out, words], 1)
