@@ -12,7 +12,7 @@ def test_matmul_shapes_reports_both_precisions_and_their_ratio(monkeypatch):
     spec = importlib.util.spec_from_file_location("matmul_shapes", SCRIPT)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    monkeypatch.setattr(bench, "SHAPES", (("small", 64, 32, 48), ("square", 32, 32, 32)))
+    monkeypatch.setattr(bench, "SHAPES", (("small", 512, 64, 96), ("square", 128, 128, 128)))
     rows = bench.measure(rounds=2)
     assert [r["layer"] for r in rows] == ["small", "square"]
     for r in rows:
