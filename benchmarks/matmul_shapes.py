@@ -2,9 +2,8 @@
 
     .venv/bin/python benchmarks/matmul_shapes.py --threads 2
 
-The ceiling of the step's bf16 speed-up is set by its matmuls (41% of the bf16 step, docs/perf.md):
-the tiny ViT's linears are 192 channels wide, far smaller than the 1024 x 1024 matmul that
-``bench pretrain`` quotes. Each row is a linear layer's forward + backward (the step's work) at the
+Do the matmuls cap the step's bf16 speed-up (41% of the bf16 step, docs/perf.md)? The tiny ViT's
+linears are 192 channels wide, far smaller than the 1024 x 1024 matmul that ``bench pretrain`` quotes. Each row is a linear layer's forward + backward (the step's work) at the
 target encoder's 8,192 tokens (16 clips x 512), timed in fp32 and in bf16, interleaved round by round;
 prints one JSON line: GFLOP/s per precision and their ratio, with the CPU.
 """
