@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -236,7 +238,7 @@ def test_word_identity_lets_each_word_count_token_name_its_word():
     cfg = ProjectorConfig(kind="mlp-pool", tokens=16, time_steps=4, count_token=True, count_words=3)
     grid, tokens = (8, 4, 4), torch.randn(4, 128, 24) * 10  # large sums over the cells
     plain = build_projector(cfg, encoder_dim=24, llm_dim=40)
-    named = build_projector(ProjectorConfig(**{**cfg.__dict__, "count_word_identity": True}), 24, 40)
+    named = build_projector(dataclasses.replace(cfg, count_word_identity=True), 24, 40)
     named.load_state_dict(plain.state_dict(), strict=False)  # all but the identity
     assert torch.allclose(named(tokens, grid), plain(tokens, grid))  # the identity starts at zero
     words = torch.nn.functional.normalize(torch.randn(3, 40), dim=-1)  # (3, W): the 3 words
@@ -256,7 +258,7 @@ def test_word_gate_starts_as_the_plain_readout_and_lets_each_word_read_its_own_c
     cfg = ProjectorConfig(kind="mlp-pool", tokens=16, time_steps=4, count_token=True, count_words=2)
     grid, tokens = (8, 4, 4), torch.randn(3, 128, 24)
     plain = build_projector(cfg, encoder_dim=24, llm_dim=40)
-    gated = build_projector(ProjectorConfig(**{**cfg.__dict__, "count_word_gate": True}), 24, 40)
+    gated = build_projector(dataclasses.replace(cfg, count_word_gate=True), 24, 40)
     gated.load_state_dict(plain.state_dict(), strict=False)  # all but the gate
     assert torch.allclose(gated(tokens, grid), plain(tokens, grid))  # the gate starts at one
     with torch.no_grad():

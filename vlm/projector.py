@@ -255,7 +255,7 @@ class MLPPoolProjector(PoolMLPProjector):
             hidden = cfg.hidden_size or llm_dim
             self.count_cell = _MLP(llm_dim, hidden, hidden)
             self.count_out = _MLP(2 * hidden, hidden, llm_dim)
-        if cfg.count_words:  # the same counts, read out once per word (told apart by an embedding)
+        if cfg.count_words:  # the same counts, read out once per word (its embedding added first)
             self.count_word = nn.Parameter(torch.randn(cfg.count_words, 2 * hidden) * 0.1)
             self.word_count_out = _MLP(2 * hidden, hidden, llm_dim)
         self.word_identity = self.word_gate = None
