@@ -33,23 +33,25 @@ import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 
 from jepa_vqa.errors import UserError
-from vlm.projector import PoolMLPProjector, SlotProjector
+from vlm.projector import COSINE_SCALE, MLPPoolProjector, PoolMLPProjector, SlotProjector, word_embeddings
 from worlds.formats import read_clips
-from worlds.grounding import SLOT_GROUPS, cell_objects, cell_words, object_words, slot_vocabulary, vocabulary
+from worlds.grounding import (
+    SLOT_GROUPS,
+    cell_objects,
+    cell_words,
+    object_words,
+    slot_vocabulary,
+    world_vocabulary,
+)
 
-SCALE = 10.0  # cosine -> logit: a margin of 0.3 in cosine is 3 nats
+SCALE = COSINE_SCALE  # cosine -> logit: a margin of 0.3 in cosine is 3 nats
 
 
-def word_tokens(tokenizer, words: list[str]) -> list[list[int]]:
-    """The token ids of each word as it follows a space."""
-    return [tokenizer(" " + w, add_special_tokens=False)["input_ids"] for w in words]
-
-
-def word_table(model, tokens: list[list[int]]) -> torch.Tensor:
+def word_table(model, words: list[str]) -> torch.Tensor:
     """(V, W): each word's input embedding (the mean of its tokens' when it splits), frozen and
     unit-length (the logits are cosines)."""
-    table = model.llm.get_input_embeddings().weight.detach()
-    return F.normalize(torch.stack([table[ids].float().mean(0) for ids in tokens]), dim=-1)
+    embeddings = model.llm.get_input_embeddings().weight
+    return F.normalize(word_embeddings(model.tokenizer, embeddings, words), dim=-1)
 
 
 def cell_targets(clips: list[dict], groups: dict[str, list[str]], grid) -> torch.Tensor:
@@ -93,7 +95,7 @@ def projector_grid(model) -> tuple[int, int, int]:
 
 def _tables(model, groups: dict[str, list[str]]) -> list[torch.Tensor]:
     """One (V, W) table of unit word embeddings per group (the LLM is frozen: computed once)."""
-    return [word_table(model, word_tokens(model.tokenizer, words)) for words in groups.values()]
+    return [word_table(model, words) for words in groups.values()]
 
 
 class GroundingBatches:
@@ -112,11 +114,15 @@ class GroundingBatches:
         if missing:
             raise UserError(f"stage1.data=grounding: no ground truth in world.json for {missing[0]}")
         self.videos, self.cache = list(dict.fromkeys(videos)), cache
-        colours = sorted({o["colour"] for c in every_clip for o in c["objects"]})
-        shapes = sorted({o["shape"] for c in every_clip for o in c["objects"]})
         clips = [by_video[v] for v in self.videos]
         grid = projector_grid(model)
-        self.groups = {"cells": vocabulary(colours, shapes)}
+        self.groups = {"cells": world_vocabulary(every_clip)}
+        colours, shapes = self.groups["cells"]["colour"], self.groups["cells"]["shape"][:-1]
+        read_out = model.projector.cfg.words
+        if read_out and {g: set(w) for g, w in read_out.items()} != {
+            g: set(self.groups["cells"][g]) for g in read_out
+        }:
+            raise UserError(f"projector.words {read_out} are not the words of the world in {data}")
         self.targets = {"cells": cell_targets(clips, self.groups["cells"], grid)}  # (C, K, G)
         if empty_apart:
             self._empty_apart()
@@ -216,15 +222,9 @@ def project(model, encoder_tokens: torch.Tensor) -> dict[str, torch.Tensor]:
     if isinstance(model.projector, SlotProjector):
         slots, cells, share = model.project(encoder_tokens, with_cells=True)
         return {"cells": cells, "slots": slots, "share": share}
-    embeds = model.project(encoder_tokens)  # (B, K, W): the cells, the count token, the word counts
-    cfg = model.projector.cfg
-    if not cfg.count_token:
-        return {"cells": embeds}
-    cells = embeds.shape[1] - 1 - cfg.count_words
-    out = {"cells": embeds[:, :cells], "count": embeds[:, cells : cells + 1]}
-    if cfg.count_words:
-        out["word counts"] = embeds[:, cells + 1 :]
-    return out
+    if isinstance(model.projector, MLPPoolProjector):
+        return model.project(encoder_tokens, parts=True)
+    return {"cells": model.project(encoder_tokens)}
 
 
 def _cell_loss(embeds: torch.Tensor, targets: torch.Tensor, tables: list[torch.Tensor]) -> torch.Tensor:

@@ -11,9 +11,13 @@ asked for.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from alignment.config import AlignConfig
+from worlds.formats import read_clips
+from worlds.grounding import world_vocabulary
 
 
 def build_model(cfg: AlignConfig, precision: str = "fp32"):
@@ -28,7 +32,7 @@ def build_model(cfg: AlignConfig, precision: str = "fp32"):
     model = VideoQAModel.build(
         cfg.encoder,
         cfg.llm,
-        projector=cfg.projector,
+        projector=projector_config(cfg),
         num_frames=cfg.num_frames or None,
         lora=cfg.stage2.lora,  # the one LoraSettings, from the YAML to peft
         unfreeze_encoder_blocks=cfg.encoder_tuning.last_blocks,
@@ -37,6 +41,15 @@ def build_model(cfg: AlignConfig, precision: str = "fp32"):
     )
     use_training_attention(model.llm)
     return model
+
+
+def projector_config(cfg: AlignConfig):
+    """``cfg.projector``, with the world's words filled in where it reads cells out as words and
+    names none (size, colour, shape with "nothing", direction: the order a description gives)."""
+    if not cfg.projector.object_words or cfg.projector.words:
+        return cfg.projector
+    vocab = world_vocabulary(read_clips(cfg.data.path))
+    return replace(cfg.projector, words={g: vocab[g] for g in ("size", "colour", "shape", "direction")})
 
 
 def trainable_parameters(model) -> dict[str, list[torch.nn.Parameter]]:

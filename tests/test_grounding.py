@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from alignment.config import AlignConfig
 from alignment.grounding import GroundingBatches, grounding_accuracy, grounding_loss, match_slots
@@ -264,3 +266,26 @@ def test_bench_align_refuses_the_grounded_stage_with_a_one_line_reason(world_and
     overrides = [f"data.path={world}", f"llm={llm}", "stage1.data=grounding"]
     assert cli_main(["bench", "align", *args, *overrides]) == 2
     assert "runs no LLM" in capsys.readouterr().err
+
+
+def test_object_words_come_from_the_world_and_survive_save_and_load(world_and_llm, tmp_path):
+    from alignment.cache import FeatureCache
+    from alignment.data import load_qa
+    from vlm.model import VideoQAModel
+    from vlm.projector import word_embeddings
+
+    words = ("projector.kind=mlp-pool", "projector.object_words=3", "projector.time_steps=4")
+    cfg = _cfg(world_and_llm, *words, "stage1.steps=4", "train.steps=6", "stage1.batch_size=4")
+    model = VideoQAModel.from_pretrained(train(cfg, tmp_path / "run"))
+    read_out = model.config.projector.words  # filled from the world's objects
+    assert list(read_out) == ["size", "colour", "shape", "direction"] and read_out["shape"][-1] == NOTHING
+    flat = [w for group in read_out.values() for w in group]
+    table = word_embeddings(model.tokenizer, model.llm.get_input_embeddings().weight, flat)
+    assert torch.allclose(model.projector.word_table, table, rtol=1e-2, atol=1e-3)  # saved (bf16 LLM: rounded)
+    assert model.num_video_tokens == 4 * 3 * 4  # time steps x cells kept x word groups
+    assert model.project(torch.randn(1, 128, model.encoder.embed_dim)).shape[1] == model.num_video_tokens
+    other = dataclasses.replace(model.config.projector, words={**read_out, "colour": ["mauve"]})
+    model.projector.cfg = other
+    videos = list(dict.fromkeys(load_qa(cfg.data.path, "train")["video"]))[:2]
+    with pytest.raises(UserError, match="not the words of the world"):
+        GroundingBatches(model, videos, cfg.data.path, "train", FeatureCache(model, tmp_path / "cache"))

@@ -267,3 +267,58 @@ def test_word_gate_starts_as_the_plain_readout_and_lets_each_word_read_its_own_c
     changed[:, 100] += torch.randn(24)  # one cell changes
     diff = (gated(changed, grid) - gated(tokens, grid)).abs().sum(-1)  # (B, 19)
     assert (diff[:, 17] < 1e-5).all() and (diff[:, 18] > 0).all()  # word 0 is blind to it, word 1 not
+
+
+WORDS = {"size": ["small", "large"], "colour": ["red", "blue"], "shape": ["circle", "square", "nothing"]}
+
+
+def _word_projector(object_words: int = 2, **kwargs):
+    cfg = ProjectorConfig(
+        kind="mlp-pool", tokens=8, time_steps=2, object_words=object_words, words=WORDS, **kwargs
+    )
+    proj = build_projector(cfg, encoder_dim=24, llm_dim=40)
+    table = torch.linalg.qr(torch.randn(40, 7))[0].T * 3  # (7, W): orthogonal word embeddings
+    proj.set_word_table(table)
+    return proj, table
+
+
+def test_object_words_read_the_occupied_cells_out_as_their_words_in_order():
+    proj, table = _word_projector()
+    grid = (4, 4, 4)  # pooled to (2, 2, 2): 2 time steps of 4 cells
+    index = {w: i for i, w in enumerate(w for group in WORDS.values() for w in group)}
+    scenes = [  # per time step: cell -> (size, colour, shape); the other cells are empty
+        [{1: ("small", "red", "circle"), 3: ("large", "blue", "square")}, {0: ("large", "red", "square")}],
+    ]
+    cells = table[index["nothing"]].repeat(1, 8, 1)  # (1, C, W): every cell empty at first
+    for step, objects in enumerate(scenes[0]):
+        for cell, words in objects.items():
+            cells[0, step * 4 + cell] = sum(table[index[w]] for w in words)
+    out = proj.read_words(cells, grid)  # (1, t*M*G, W) = (1, 2*2*3, W)
+    assert out.shape == (1, 12, 40)
+    expected = " ".join(  # reading order within each step; the second step's spare pick is empty
+        ["small red circle", "large blue square", "large red square", "nothing nothing nothing"]
+    ).split()
+    unit = torch.nn.functional.normalize
+    nearest = (unit(out[0], dim=-1) @ unit(table, dim=-1).T).argmax(-1)  # (12,)
+    assert [list(index)[i] for i in nearest] == expected
+    assert torch.allclose(out[0, :6], table[[index[w] for w in expected[:6]]], atol=0.2)  # the words
+
+
+def test_object_words_replace_the_cells_and_keep_the_count_tokens():
+    proj, _ = _word_projector(count_token=True, count_words=2)
+    grid, tokens = (4, 4, 4), torch.randn(3, 64, 24)
+    out = proj(tokens, grid)
+    assert out.shape == (3, proj.num_tokens(grid), 40) == (3, 2 * 2 * 3 + 3, 40)
+    out.sum().backward()
+    assert proj.mlp[1].weight.grad.abs().sum() > 0  # the words pass the gradient back to the cells
+    parts = proj(tokens, grid, parts=True)  # what grounding trains: the cells themselves
+    assert parts["cells"].shape == (3, 8, 40) and parts["word counts"].shape == (3, 2, 40)
+
+
+def test_object_words_need_the_word_groups_and_a_cell_projector():
+    with pytest.raises(ValueError, match="object_words=2 needs kind mlp-pool"):
+        ProjectorConfig(kind="pool-mlp", object_words=2, words=WORDS)
+    with pytest.raises(ValueError, match="needs a 'shape' group"):
+        ProjectorConfig(kind="mlp-pool", object_words=2, words={"colour": ["red"]})
+    with pytest.raises(ValueError, match="object_words needs the word groups"):
+        build_projector(ProjectorConfig(kind="mlp-pool", object_words=2), encoder_dim=24, llm_dim=40)

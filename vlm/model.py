@@ -38,7 +38,7 @@ from vlm.config import (  # noqa: F401 - VideoQAConfig and LoraSettings are re-e
 from vlm.inference import drop_fast_decoder, llm_dtype, merge_lora, unmerge_lora
 from vlm.persistence import export_model, load_model, push_model, save_model
 from vlm.processor import PromptConfig, VideoQAProcessor
-from vlm.projector import ProjectorConfig, build_projector
+from vlm.projector import ProjectorConfig, build_projector, word_embeddings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,6 +125,11 @@ class VideoQAModel(Answering, nn.Module):
         )
         model = cls(config, encoder, llm, tokenizer)
         model.projector.match_embedding_scale(llm.get_input_embeddings().weight)  # a new projector only
+        if config.projector.object_words:  # the words it reads cells out as, in the LLM's embeddings
+            words = [w for group in config.projector.words.values() for w in group]
+            model.projector.set_word_table(
+                word_embeddings(tokenizer, llm.get_input_embeddings().weight, words)
+            )
         settings = lora_settings(lora)
         if settings is not None:
             model.add_lora(settings.rank, settings.alpha, settings.dropout, settings.target_modules)

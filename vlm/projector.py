@@ -17,6 +17,9 @@ Four kinds behind one interface (``forward(tokens, grid)``, ``num_tokens(grid)``
   not help shape, README); with ``count_token``, one more token after the cells, a deep-sets count of
   what the cells show (grounded to the clip's number of objects), and with ``count_words`` one more
   per colour and shape word (how many objects have it; ``count_word_identity`` tells them apart);
+  with ``object_words``, the LLM is handed words instead of cells: per time step the cells most
+  likely to show an object, each read out as one token per word group ("small red triangle left"),
+  an object list as a description gives it (:meth:`MLPPoolProjector.read_words`);
 - ``attentive``: K learned queries cross-attend to all tokens (with the time embedding), then the MLP;
 - ``slots``: object slots over the ``mlp-pool`` cell tokens: K / ``tokens_per_slot`` slots share
   out the cells (each with its time, row and column embedding) by slot attention, whose softmax
@@ -34,7 +37,7 @@ Four kinds behind one interface (``forward(tokens, grid)``, ``num_tokens(grid)``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -86,6 +89,14 @@ class ProjectorConfig:
     # before the per-token MLP (a residual 2-D convolution of this odd kernel size per time step,
     # starting at zero), so a cell's token can see an object's outline across patches, not one patch
     local_mix: int = 0
+    # mlp-pool only: >0 hands the LLM words instead of cells: per time step, the this-many cells most
+    # likely to show an object (in reading order), each as one token per group of ``words``: the mean
+    # of the group's word embeddings weighted by the softmax of the cell's cosines with them (what
+    # grounded stage 1 trains). Binding a colour to a shape is then reading adjacent words, as in text
+    object_words: int = 0
+    # with object_words: the word groups in the order a cell is read out; "shape" ends with the word
+    # of an empty cell. Left empty, alignment fills it from the world (worlds.grounding.vocabulary)
+    words: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.tokens < 1:
@@ -112,8 +123,24 @@ class ProjectorConfig:
             raise ValueError("count_word_identity and count_word_gate need count_words > 0")
         if self.count_token and self.kind != "mlp-pool":
             raise ValueError(f"count_token needs kind mlp-pool, not {self.kind}")
+        if self.object_words < 0 or (self.object_words and self.kind != "mlp-pool"):
+            raise ValueError(f"object_words={self.object_words} needs kind mlp-pool and must be >= 0")
+        if self.words and (len(self.words.get("shape", [])) < 2 or any(not w for w in self.words.values())):
+            raise ValueError(
+                f"words needs a 'shape' group (with the empty cell's word last), got {self.words}"
+            )
         if self.kind == "slots" and self.tokens % self.tokens_per_slot:
             raise ValueError(f"tokens={self.tokens} is not a whole number of slots of {self.tokens_per_slot}")
+
+
+COSINE_SCALE = 10.0  # grounded cosine -> logit: a margin of 0.3 in cosine is 3 nats
+
+
+def word_embeddings(tokenizer, embeddings: torch.Tensor, words: list[str]) -> torch.Tensor:
+    """(V, W): each word's input embedding as it follows a space (the mean of its tokens' when it
+    splits), from the LLM's embedding matrix ``embeddings`` (vocab, W)."""
+    ids = [tokenizer(" " + w, add_special_tokens=False)["input_ids"] for w in words]
+    return torch.stack([embeddings[i].detach().float().mean(0) for i in ids])
 
 
 def pooled_grid(
@@ -263,9 +290,25 @@ class MLPPoolProjector(PoolMLPProjector):
             self.word_identity = nn.Parameter(torch.zeros(cfg.count_words, llm_dim))
         if cfg.count_word_gate:  # zero at first: every word reads the sum as it is
             self.word_gate = nn.Parameter(torch.zeros(cfg.count_words, 2 * hidden))
+        if cfg.object_words:
+            if not cfg.words:
+                raise ValueError("object_words needs the word groups (projector.words)")
+            vocab = sum(len(w) for w in cfg.words.values())
+            self.register_buffer("word_table", torch.zeros(vocab, llm_dim))  # set_word_table
+
+    @torch.no_grad()
+    def set_word_table(self, table: torch.Tensor) -> None:
+        """The LLM's input embeddings of ``cfg.words``, group after group (V, W)."""
+        self.word_table.copy_(table)
 
     def num_tokens(self, grid: tuple[int, int, int]) -> int:
-        return super().num_tokens(grid) + int(self.cfg.count_token) + self.cfg.count_words
+        t, ph, pw = self.cells(grid)
+        video = (
+            t * min(self.cfg.object_words, ph * pw) * len(self.cfg.words)
+            if self.cfg.object_words
+            else t * ph * pw
+        )
+        return video + int(self.cfg.count_token) + self.cfg.count_words
 
     def mix(self, x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
         """``x`` (B, t, h*w, D) -> the same with every token mixed with its neighbours in the frame."""
@@ -300,12 +343,41 @@ class MLPPoolProjector(PoolMLPProjector):
             out = torch.cat([out, words], 1)
         return self.out_norm(out)  # (B, 1+count_words, W)
 
-    def forward(self, tokens: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+    def read_words(self, cells: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+        """Cell tokens (B, C, W) -> per time step the ``object_words`` cells most likely to show an
+        object, in reading order, each as one token per word group (B, t*M*G, W). A group's token is
+        the mean of its words' embeddings weighted by the softmax of the cell's scaled cosines with
+        them; besides "shape", a token leans to the empty cell's word as far as the cell is empty."""
+        unit = F.normalize(cells.float(), dim=-1)  # (B, C, W)
+        tables = self.word_table.split([len(w) for w in self.cfg.words.values()])  # G x (V_g, W)
+        probs = [(COSINE_SCALE * unit @ F.normalize(tb, dim=-1).T).softmax(-1) for tb in tables]
+        groups = list(self.cfg.words)
+        shape = groups.index("shape")
+        full = 1 - probs[shape][..., -1:]  # (B, C, 1): the chance that the cell shows an object
+        empty_word = tables[shape][-1]  # (W,)
+        tokens = [
+            p @ tb if g == shape else full * (p @ tb) + (1 - full) * empty_word
+            for g, (p, tb) in enumerate(zip(probs, tables))
+        ]
+        tokens = torch.stack(tokens, 2).unflatten(1, (self.cells(grid)[0], -1))  # (B, t, hw, G, W)
+        keep = min(self.cfg.object_words, tokens.shape[2])
+        pick = full[..., 0].unflatten(1, (tokens.shape[1], -1)).topk(keep, -1).indices.sort(-1).values
+        picked = tokens.gather(2, pick[..., None, None].expand(-1, -1, -1, *tokens.shape[3:]))
+        return picked.flatten(1, 3).to(cells.dtype)  # (B, t*M*G, W)
+
+    def forward(self, tokens: torch.Tensor, grid: tuple[int, int, int], parts: bool = False):
+        """Encoder tokens (B, N, D) -> video tokens (B, K, W): the cells (or their words), then the
+        count tokens; ``parts``: {"cells", "count", "word counts"} apart instead (grounding)."""
         cells = self.cell_tokens(tokens, grid)  # (B, C, W)
+        video = self.read_words(cells, grid) if self.cfg.object_words else cells
         if not self.cfg.count_token:
-            return cells
+            return {"cells": cells} if parts else video
         counted = cells.detach() if self.cfg.count_detach else cells
-        return torch.cat([cells, self.count(counted, grid)], 1)
+        counts = self.count(counted, grid)  # (B, 1 + count_words, W)
+        if parts:
+            out = {"cells": cells, "count": counts[:, :1]}
+            return {**out, "word counts": counts[:, 1:]} if self.cfg.count_words else out
+        return torch.cat([video, counts], 1)
 
 
 class AttentiveProjector(Projector):

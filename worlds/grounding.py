@@ -39,6 +39,13 @@ def vocabulary(colours: list[str], shapes: list[str]) -> dict[str, list[str]]:
     }
 
 
+def world_vocabulary(clips: list[dict]) -> dict[str, list[str]]:
+    """:func:`vocabulary` of the colours and shapes that the objects of ``clips`` have (sorted)."""
+    colours = sorted({o["colour"] for c in clips for o in c["objects"]})
+    shapes = sorted({o["shape"] for c in clips for o in c["objects"]})
+    return vocabulary(colours, shapes)
+
+
 def _frame_windows(num_frames: int, steps: int) -> list[range]:
     edges = np.linspace(0, num_frames, steps + 1).round().astype(int)
     return [range(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
