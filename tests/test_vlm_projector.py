@@ -277,7 +277,8 @@ def _word_projector(object_words: int = 2, **kwargs):
         kind="mlp-pool", tokens=8, time_steps=2, object_words=object_words, words=WORDS, **kwargs
     )
     proj = build_projector(cfg, encoder_dim=24, llm_dim=40)
-    table = torch.linalg.qr(torch.randn(40, 7))[0].T * 3  # (7, W): orthogonal word embeddings
+    rows = len(proj.table_words())  # the 7 words, then the step words
+    table = torch.linalg.qr(torch.randn(40, rows))[0].T * 3  # (rows, W): orthogonal word embeddings
     proj.set_word_table(table)
     return proj, table
 
@@ -322,3 +323,14 @@ def test_object_words_need_the_word_groups_and_a_cell_projector():
         ProjectorConfig(kind="mlp-pool", object_words=2, words={"colour": ["red"]})
     with pytest.raises(ValueError, match="object_words needs the word groups"):
         build_projector(ProjectorConfig(kind="mlp-pool", object_words=2), encoder_dim=24, llm_dim=40)
+
+
+def test_step_words_open_each_time_step():
+    proj, table = _word_projector(step_words=["first", "last"])
+    grid, tokens = (4, 4, 4), torch.randn(2, 64, 24)
+    out = proj(tokens, grid)  # (B, t*(1+M*G), W) = (2, 2*(1+2*3), W)
+    assert out.shape == (2, proj.num_tokens(grid), 40) == (2, 14, 40)
+    assert torch.equal(out[:, 0], proj.word_table[7].expand(2, -1))  # "first" opens step 1
+    assert torch.equal(out[:, 7], proj.word_table[8].expand(2, -1))  # "last" opens step 2
+    with pytest.raises(ValueError, match="step_words has 3 words for 2 time steps"):
+        _word_projector(step_words=["a", "b", "c"])[0].num_tokens(grid)

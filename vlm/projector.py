@@ -97,6 +97,9 @@ class ProjectorConfig:
     # with object_words: the word groups in the order a cell is read out; "shape" ends with the word
     # of an empty cell. Left empty, alignment fills it from the world (worlds.grounding.vocabulary)
     words: dict[str, list[str]] = field(default_factory=dict)
+    # with object_words: one word before each time step's objects (as many as time steps), so that
+    # the LLM can tell the start from the end ("first ... then ... last"); empty: none
+    step_words: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.tokens < 1:
@@ -293,22 +296,25 @@ class MLPPoolProjector(PoolMLPProjector):
         if cfg.object_words:
             if not cfg.words:
                 raise ValueError("object_words needs the word groups (projector.words)")
-            vocab = sum(len(w) for w in cfg.words.values())
+            vocab = len(self.table_words())
             self.register_buffer("word_table", torch.zeros(vocab, llm_dim))  # set_word_table
+
+    def table_words(self) -> list[str]:
+        """The words of ``word_table``, in its order: every group's, then the step words."""
+        return [w for group in self.cfg.words.values() for w in group] + list(self.cfg.step_words)
 
     @torch.no_grad()
     def set_word_table(self, table: torch.Tensor) -> None:
-        """The LLM's input embeddings of ``cfg.words``, group after group (V, W)."""
+        """The LLM's input embeddings of :meth:`table_words` (V, W)."""
         self.word_table.copy_(table)
 
     def num_tokens(self, grid: tuple[int, int, int]) -> int:
         t, ph, pw = self.cells(grid)
-        video = (
-            t * min(self.cfg.object_words, ph * pw) * len(self.cfg.words)
-            if self.cfg.object_words
-            else t * ph * pw
-        )
-        return video + int(self.cfg.count_token) + self.cfg.count_words
+        cfg = self.cfg
+        if cfg.step_words and len(cfg.step_words) != t:
+            raise ValueError(f"step_words has {len(cfg.step_words)} words for {t} time steps")
+        video = t * (min(cfg.object_words, ph * pw) * len(cfg.words) + bool(cfg.step_words))
+        return (video if cfg.object_words else t * ph * pw) + int(cfg.count_token) + cfg.count_words
 
     def mix(self, x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
         """``x`` (B, t, h*w, D) -> the same with every token mixed with its neighbours in the frame."""
@@ -344,12 +350,14 @@ class MLPPoolProjector(PoolMLPProjector):
         return self.out_norm(out)  # (B, 1+count_words, W)
 
     def read_words(self, cells: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
-        """Cell tokens (B, C, W) -> per time step the ``object_words`` cells most likely to show an
-        object, in reading order, each as one token per word group (B, t*M*G, W). A group's token is
-        the mean of its words' embeddings weighted by the softmax of the cell's scaled cosines with
-        them; besides "shape", a token leans to the empty cell's word as far as the cell is empty."""
+        """Cell tokens (B, C, W) -> per time step its step word (if any), then the ``object_words``
+        cells most likely to show an object, in reading order, each as one token per word group
+        (B, t*(1+M*G), W). A group's token is the mean of its words' embeddings weighted by the
+        softmax of the cell's scaled cosines with them; besides "shape", a token leans to the empty
+        cell's word as far as the cell is empty."""
         unit = F.normalize(cells.float(), dim=-1)  # (B, C, W)
-        tables = self.word_table.split([len(w) for w in self.cfg.words.values()])  # G x (V_g, W)
+        sizes = [len(w) for w in self.cfg.words.values()]
+        tables = self.word_table[: sum(sizes)].split(sizes)  # G x (V_g, W)
         probs = [(COSINE_SCALE * unit @ F.normalize(tb, dim=-1).T).softmax(-1) for tb in tables]
         groups = list(self.cfg.words)
         shape = groups.index("shape")
@@ -363,7 +371,11 @@ class MLPPoolProjector(PoolMLPProjector):
         keep = min(self.cfg.object_words, tokens.shape[2])
         pick = full[..., 0].unflatten(1, (tokens.shape[1], -1)).topk(keep, -1).indices.sort(-1).values
         picked = tokens.gather(2, pick[..., None, None].expand(-1, -1, -1, *tokens.shape[3:]))
-        return picked.flatten(1, 3).to(cells.dtype)  # (B, t*M*G, W)
+        picked = picked.flatten(2, 3)  # (B, t, M*G, W)
+        if self.cfg.step_words:
+            steps = self.word_table[sum(sizes) :]  # (t, W)
+            picked = torch.cat([steps.expand(picked.shape[0], -1, -1)[:, :, None], picked], 2)
+        return picked.flatten(1, 2).to(cells.dtype)  # (B, t*(1+M*G), W)
 
     def forward(self, tokens: torch.Tensor, grid: tuple[int, int, int], parts: bool = False):
         """Encoder tokens (B, N, D) -> video tokens (B, K, W): the cells (or their words), then the
