@@ -275,14 +275,17 @@ def test_object_words_come_from_the_world_and_survive_save_and_load(world_and_ll
     from vlm.projector import word_embeddings
 
     words = ("projector.kind=mlp-pool", "projector.object_words=3", "projector.time_steps=4")
+    words += ("projector.step_words=[start,then,then,end]",)
     cfg = _cfg(world_and_llm, *words, "stage1.steps=4", "train.steps=6", "stage1.batch_size=4")
     model = VideoQAModel.from_pretrained(train(cfg, tmp_path / "run"))
     read_out = model.config.projector.words  # filled from the world's objects
     assert list(read_out) == ["size", "colour", "shape", "direction"] and read_out["shape"][-1] == NOTHING
-    flat = [w for group in read_out.values() for w in group]
+    flat = [w for group in read_out.values() for w in group] + ["start", "then", "then", "end"]
     table = word_embeddings(model.tokenizer, model.llm.get_input_embeddings().weight, flat)
-    assert torch.allclose(model.projector.word_table, table, rtol=1e-2, atol=1e-3)  # saved (bf16 LLM: rounded)
-    assert model.num_video_tokens == 4 * 3 * 4  # time steps x cells kept x word groups
+    assert torch.allclose(
+        model.projector.word_table, table, rtol=1e-2, atol=1e-3
+    )  # saved (bf16 LLM: rounded)
+    assert model.num_video_tokens == 4 * (1 + 3 * 4)  # time steps x (step word + cells kept x groups)
     assert model.project(torch.randn(1, 128, model.encoder.embed_dim)).shape[1] == model.num_video_tokens
     other = dataclasses.replace(model.config.projector, words={**read_out, "colour": ["mauve"]})
     model.projector.cfg = other

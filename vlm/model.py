@@ -126,7 +126,7 @@ class VideoQAModel(Answering, nn.Module):
         model = cls(config, encoder, llm, tokenizer)
         model.projector.match_embedding_scale(llm.get_input_embeddings().weight)  # a new projector only
         if config.projector.object_words:  # the words it reads cells out as, in the LLM's embeddings
-            words = [w for group in config.projector.words.values() for w in group]
+            words = model.projector.table_words()  # every group's words, then the step words
             model.projector.set_word_table(
                 word_embeddings(tokenizer, llm.get_input_embeddings().weight, words)
             )
