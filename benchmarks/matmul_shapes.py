@@ -58,9 +58,9 @@ def measure(rounds: int) -> list[dict]:
         rows.append(
             {
                 "layer": name,
-                "fp32 GFLOP/s": round(rate[torch.float32], 1),
-                "bf16 GFLOP/s": round(rate[torch.bfloat16], 1),
-                "bf16 / fp32": round(rate[torch.bfloat16] / rate[torch.float32], 2),
+                "fp32 GFLOP/s": rate[torch.float32],
+                "bf16 GFLOP/s": rate[torch.bfloat16],
+                "bf16 / fp32": rate[torch.bfloat16] / rate[torch.float32],
             }
         )
     return rows
@@ -74,7 +74,10 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=20)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    print(json.dumps({"hardware": hardware_info(), "threads": args.threads, "rows": measure(args.rounds)}))
+    rows = [
+        {k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()} for r in measure(args.rounds)
+    ]
+    print(json.dumps({"hardware": hardware_info(), "threads": args.threads, "rows": rows}))
 
 
 if __name__ == "__main__":

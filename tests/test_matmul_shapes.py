@@ -17,4 +17,4 @@ def test_matmul_shapes_reports_both_precisions_and_their_ratio(monkeypatch):
     assert [r["layer"] for r in rows] == ["small", "square"]
     for r in rows:
         assert r["fp32 GFLOP/s"] > 0 and r["bf16 GFLOP/s"] > 0
-        assert abs(r["bf16 / fp32"] - r["bf16 GFLOP/s"] / r["fp32 GFLOP/s"]) < 0.05 * r["bf16 / fp32"] + 0.01
+        assert abs(r["bf16 / fp32"] - r["bf16 GFLOP/s"] / r["fp32 GFLOP/s"]) < 1e-9 * r["bf16 / fp32"]
