@@ -1,6 +1,8 @@
-"""One line per eval dir: accuracy by type for the model and each control, and the model's subtypes.
+"""One line per eval dir: accuracy by type for the model and each control, and the model's subtypes::
 
     .venv/bin/python benchmarks/summarise_eval.py runs/lever-*-eval
+
+Each dir is an eval's output (results.json).
 """
 
 from __future__ import annotations
