@@ -381,15 +381,15 @@ class MLPPoolProjector(PoolMLPProjector):
         """Encoder tokens (B, N, D) -> video tokens (B, K, W): the cells (or their words), then the
         count tokens; ``parts``: {"cells", "count", "word counts"} apart instead (grounding)."""
         cells = self.cell_tokens(tokens, grid)  # (B, C, W)
-        video = self.read_words(cells, grid) if self.cfg.object_words else cells
-        if not self.cfg.count_token:
-            return {"cells": cells} if parts else video
         counted = cells.detach() if self.cfg.count_detach else cells
-        counts = self.count(counted, grid)  # (B, 1 + count_words, W)
-        if parts:
+        counts = self.count(counted, grid) if self.cfg.count_token else None  # (B, 1 + count_words, W)
+        if parts:  # grounding reads the cells themselves: no word read-out (stage 1's hot loop)
+            if counts is None:
+                return {"cells": cells}
             out = {"cells": cells, "count": counts[:, :1]}
             return {**out, "word counts": counts[:, 1:]} if self.cfg.count_words else out
-        return torch.cat([video, counts], 1)
+        video = self.read_words(cells, grid) if self.cfg.object_words else cells
+        return video if counts is None else torch.cat([video, counts], 1)
 
 
 class AttentiveProjector(Projector):
