@@ -20,13 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jepa_vqa.cli import add_run_arguments
-from jepa_vqa.config import load_config, read_json, save_config
+from jepa_vqa.config import load_config, read_json, save_config, to_dict
+from jepa_vqa.errors import UserError
+from jepa_vqa.training import flat_config
 
 
 @dataclass
 class Variant:
     name: str = ""  # the row label (its slug names the run's dir under work_dir)
     overrides: list[str] = field(default_factory=list)  # on top of the recipe, e.g. perception=description
+    # an aligned model dir of exactly this recipe and these overrides (e.g. `make default-model`'s
+    # runs/quickstart/align): evaluated as it is instead of aligned again; a different recipe is an error
+    model: str = ""
 
     @property
     def slug(self) -> str:
@@ -53,6 +58,23 @@ class ResultsConfig:
             raise ValueError("eval_limit must be >= 0")
 
 
+def same_recipe(model_dir: Path, recipe) -> Path:
+    """``model_dir`` if it was aligned with exactly ``recipe`` (its saved align_config.yaml), else a
+    UserError naming the keys that differ."""
+    from alignment.config import AlignConfig
+
+    saved_path = model_dir / "align_config.yaml"
+    if not saved_path.is_file():
+        raise UserError(f"{model_dir} is not an aligned model dir (no align_config.yaml)")
+    saved = flat_config(to_dict(load_config(AlignConfig, saved_path)))
+    wanted = flat_config(to_dict(recipe))
+    differ = sorted(k for k in saved.keys() | wanted.keys() if saved.get(k) != wanted.get(k))
+    if differ:
+        shown = ", ".join(f"{k}: {saved.get(k)!r} there, {wanted.get(k)!r} here" for k in differ[:4])
+        raise UserError(f"{model_dir} was aligned with another recipe ({shown})")
+    return model_dir
+
+
 def run_variant(cfg: ResultsConfig, variant: Variant) -> dict:
     """Align (or resume) and evaluate one variant; returns its results.json dict."""
     from alignment.config import AlignConfig
@@ -65,9 +87,14 @@ def run_variant(cfg: ResultsConfig, variant: Variant) -> dict:
     if results.is_file():
         print(f"{variant.name}: reusing {results}")
         return read_json(results)
-    print(f"\n== {variant.name}: align ({' '.join(variant.overrides) or 'the recipe as is'}) ==", flush=True)
     overrides = [f"data.path={cfg.world}", *cfg.align_overrides, *variant.overrides]
-    model_dir = train(load_config(AlignConfig, cfg.align_config, overrides), work / "model")
+    recipe = load_config(AlignConfig, cfg.align_config, overrides)
+    if variant.model:
+        print(f"\n== {variant.name}: reusing the aligned model {variant.model} ==", flush=True)
+        model_dir = same_recipe(Path(variant.model), recipe)
+    else:
+        print(f"\n== {variant.name}: align ({' '.join(variant.overrides) or 'the recipe as is'}) ==", flush=True)
+        model_dir = train(recipe, work / "model")
     print(f"\n== {variant.name}: eval ==", flush=True)
     eval_cfg = EvalConfig(controls=list(cfg.controls), question_types=list(cfg.question_types))
     return evaluate_task(

@@ -16,6 +16,9 @@ class EvalConfig:
     batch_size: int = 8  # questions per answer_batch call
     max_new_tokens: int = 16  # generation length (greedy)
     generation: bool = True  # also generate free text and score it parsed (the second metric)
+    # ...under the controls too (off: they are scored by likelihood alone, as the headline is; open
+    # questions are generated under every condition, having no options to score)
+    generation_controls: bool = False
     seed: int = 0  # shuffled-frames control, bootstrap and probes
     n_boot: int = 1000  # bootstrap resamples for the 95% intervals
     controls: list[str] = field(default_factory=lambda: list(CONTROLS))  # input controls, same model

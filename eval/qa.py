@@ -98,10 +98,19 @@ def generate(
             start = time.perf_counter()
             choices = _choices(model, videos, questions, batch)
             texts: list[str | None] = [None] * len(batch)
-            if cfg.generation or any(c is None for c in choices):
-                texts = generate_batch(videos, questions, options=options, max_new_tokens=cfg.max_new_tokens)
-                if len(texts) != len(batch):
-                    raise RuntimeError(f"the model returned {len(texts)} answers for {len(batch)} questions")
+            wants_text = cfg.generation and (cond == "model" or cfg.generation_controls)
+            rows = [i for i, c in enumerate(choices) if wants_text or c is None]
+            if rows:
+                answers = generate_batch(
+                    [videos[i] for i in rows],
+                    [questions[i] for i in rows],
+                    options=[options[i] for i in rows],
+                    max_new_tokens=cfg.max_new_tokens,
+                )
+                if len(answers) != len(rows):
+                    raise RuntimeError(f"the model returned {len(answers)} answers for {len(rows)} questions")
+                for i, text in zip(rows, answers):
+                    texts[i] = text
             seconds[cond] += time.perf_counter() - start
             records += [
                 {"index": i, "condition": cond, "question": q, "choice": c, "response": t}

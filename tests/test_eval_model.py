@@ -42,7 +42,7 @@ def test_tiny_videoqa_model_end_to_end(model, world, tmp_path):
         data=str(world),
         limit=4,
         out_dir=tmp_path / "out",
-        config=EvalConfig(batch_size=4, max_new_tokens=4, n_boot=50),
+        config=EvalConfig(batch_size=4, max_new_tokens=4, n_boot=50, generation_controls=True),
         progress=False,
     )
     assert res["model"] == model.describe()["model"] and res["num_examples"] == 4
@@ -71,6 +71,26 @@ def test_tiny_videoqa_model_end_to_end(model, world, tmp_path):
     assert [s["choice"] for s in by_cond["model"] if s["options"]] == ["ABCD"[k] for k in expected]
     assert set(res["generation"]) == {"model", "blind", "shuffled", "single_frame"}
     assert "Free generation" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_controls_are_scored_by_likelihood_only_by_default(model, world, tmp_path):
+    """Free generation (the second metric) runs on the model condition; a control generates only
+    the questions it cannot score by likelihood (open ones)."""
+    evaluate_task(
+        model,
+        "world-qa",
+        data=str(world),
+        limit=6,
+        out_dir=tmp_path / "out",
+        config=EvalConfig(batch_size=6, max_new_tokens=2, n_boot=50, controls=["blind"]),
+        progress=False,
+    )
+    samples = [json.loads(s) for s in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
+    model_rows = [s for s in samples if s["condition"] == "model"]
+    blind_rows = [s for s in samples if s["condition"] == "blind"]
+    assert all(s["response"] is not None for s in model_rows)
+    assert all((s["response"] is None) == bool(s["options"]) for s in blind_rows)
+    assert any(s["options"] for s in blind_rows)
 
 
 def _rows(world, n: int) -> list[dict]:

@@ -286,6 +286,8 @@ def test_object_words_come_from_the_world_and_survive_save_and_load(world_and_ll
         model.projector.word_table, table, rtol=1e-2, atol=1e-3
     )  # saved (bf16 LLM: rounded)
     assert model.num_video_tokens == 4 * (1 + 3 * 4)  # time steps x (step word + cells kept x groups)
+    card = (tmp_path / "run" / "README.md").read_text()
+    assert "the 3 likeliest object cells per time step read out as words, a word opening each" in card
     assert model.project(torch.randn(1, 128, model.encoder.embed_dim)).shape[1] == model.num_video_tokens
     other = dataclasses.replace(model.config.projector, words={**read_out, "colour": ["mauve"]})
     model.projector.cfg = other

@@ -54,3 +54,26 @@ def test_results_table_has_a_row_per_variant_and_condition(world, tmp_path, caps
 def test_variants_need_unique_names():
     with pytest.raises(ValueError, match="unique"):
         ResultsConfig(variants=[Variant("a b"), Variant("A-B")])
+
+
+def test_a_variant_reuses_an_aligned_model_of_its_recipe_only(world, tmp_path, capsys):
+    from vlm.testing import make_tiny_llm
+
+    llm = make_tiny_llm(tmp_path / "llm")
+
+    def results(work: str, variant: str) -> int:
+        return cli_main([
+            "results", "--config", str(ROOT / "configs/results.yaml"), f"work_dir={tmp_path / work}",
+            f"world={world}", f"align_config={ROOT / 'configs/align/test.yaml'}",
+            f"align_overrides=[llm={llm},train.steps=3,stage1.steps=1]", f"variants=[{variant}]", "eval_limit=2",
+        ])  # fmt: skip
+
+    assert results("first", "{name: a, overrides: [encoder=random:test]}") == 0
+    aligned = tmp_path / "first" / "a" / "model"
+    assert results("again", f"{{name: b, overrides: [encoder=random:test], model: {aligned}}}") == 0
+    assert "reusing the aligned model" in capsys.readouterr().out
+    assert not (tmp_path / "again" / "b" / "model").exists()  # evaluated, not aligned again
+    assert (tmp_path / "again" / "b" / "eval" / "results.json").is_file()
+    other = f"{{name: c, overrides: [encoder=random:test, seed=3], model: {aligned}}}"
+    assert results("other", other) == 2
+    assert "another recipe (seed: 0 there, 3 here)" in capsys.readouterr().err

@@ -29,6 +29,18 @@ def _encoder_name(spec: str) -> str:
     return "its weights in this dir, `encoder.safetensors`" if spec == "." else f"`{spec}`"
 
 
+def _read_out(projector) -> str:
+    """How the LLM reads the projector's tokens, when not as raw cell embeddings."""
+    parts = []
+    if projector.object_words:
+        parts.append(f"the {projector.object_words} likeliest object cells per time step read out as words")
+    if projector.step_words:
+        parts.append("a word opening each time step")
+    if projector.count_token:
+        parts.append("count tokens")
+    return f": {', '.join(parts)}" if parts else ""
+
+
 def model_card(model, config) -> str:
     """Markdown: front matter, what the model is, how to use it, the facts in ``config.card``."""
     card = dict(config.card)
@@ -41,7 +53,8 @@ def model_card(model, config) -> str:
         "# jepa-vqa VideoQA model",
         "",
         f"A JEPA video encoder ({_encoder_name(config.encoder)}) feeds {model.num_video_tokens} projected video tokens "
-        f"(`{config.projector.kind}` projector, {config.num_frames} frames) into the LLM `{config.llm}`"
+        f"(`{config.projector.kind}` projector{_read_out(config.projector)}, {config.num_frames} frames) "
+        f"into the LLM `{config.llm}`"
         + (f" with LoRA (rank {config.lora.rank})." if config.lora else "."),
         "",
         "```bash",
