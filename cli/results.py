@@ -93,7 +93,9 @@ def run_variant(cfg: ResultsConfig, variant: Variant) -> dict:
         print(f"\n== {variant.name}: reusing the aligned model {variant.model} ==", flush=True)
         model_dir = same_recipe(Path(variant.model), recipe)
     else:
-        print(f"\n== {variant.name}: align ({' '.join(variant.overrides) or 'the recipe as is'}) ==", flush=True)
+        print(
+            f"\n== {variant.name}: align ({' '.join(variant.overrides) or 'the recipe as is'}) ==", flush=True
+        )
         model_dir = train(recipe, work / "model")
     print(f"\n== {variant.name}: eval ==", flush=True)
     eval_cfg = EvalConfig(controls=list(cfg.controls), question_types=list(cfg.question_types))

@@ -54,8 +54,7 @@ def model_card(model, config) -> str:
         "",
         f"A JEPA video encoder ({_encoder_name(config.encoder)}) feeds {model.num_video_tokens} projected video tokens "
         f"(`{config.projector.kind}` projector{_read_out(config.projector)}, {config.num_frames} frames) "
-        f"into the LLM `{config.llm}`"
-        + (f" with LoRA (rank {config.lora.rank})." if config.lora else "."),
+        f"into the LLM `{config.llm}`" + (f" with LoRA (rank {config.lora.rank})." if config.lora else "."),
         "",
         "```bash",
         'jepa-vqa ask --model THIS_DIR clip.mp4 "What happens in the video?"',
