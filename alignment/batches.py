@@ -38,7 +38,7 @@ class Batches:
     for the LLM are dropped, with a warning), video tokens from the cache. With
     ``questions_per_row`` > 1 a row holds several questions about one clip (``encode_group``). A
     share ``open_fraction`` of the multiple-choice questions is asked without its options (the same
-    answer words), as a chat user asks."""
+    answer words), as a chat user asks. Rows are padded to a multiple of ``pad_multiple`` tokens."""
 
     def __init__(
         self,
@@ -50,11 +50,12 @@ class Batches:
         questions_per_row: int = 1,
         scenes: dict[str, str] | None = None,
         open_fraction: float = 0.0,
+        pad_multiple: int = 1,
     ) -> None:
         from jepa_vqa.errors import UserError
         from vlm.processor import with_scene
 
-        self.model, self.cache = model, cache
+        self.model, self.cache, self.pad_multiple = model, cache, pad_multiple
         self.has_video = model.config.perception == "video"
         self.items, self.videos = [], []
         columns = ds["question"], ds["options"], ds["answer"], ds["video"]
@@ -92,7 +93,10 @@ class Batches:
 
     def __call__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         """The processor's right-padded batch plus ``encoder_tokens`` (B, N, D) or ``frames``."""
-        batch = self.model.processor.collate([self.items[i] for i in indices], padding_side="right")
+        items = [self.items[i] for i in indices]
+        batch = self.model.processor.collate(
+            items, padding_side="right", pad_to_multiple_of=self.pad_multiple
+        )
         videos = [self.videos[i] for i in indices]
         if self.has_video and self.cache is not None:
             batch["encoder_tokens"] = self.cache.batch(videos)  # (B, N, D)

@@ -89,14 +89,19 @@ class TrainSettings:
     cache_dir: str = ""  # where cached tokens live ("" = OUT/cache); share it between runs
     encode_batch_size: int = 8
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 on CUDA or a CPU with bf16 units
+    # stage rows padded to a multiple of this many tokens: few distinct shapes, so the CPU's kernel
+    # caches hit and the allocator reuses blocks (the loss is the same: padding is masked)
+    pad_multiple: int = 64
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.warmup < 0:
             raise ValueError("train.steps and train.batch_size must be >= 1, train.warmup >= 0")
         if not 0 <= self.stop_at <= self.steps:
             raise ValueError(f"train.stop_at must be in [0, train.steps], got {self.stop_at}")
-        if self.log_every < 1 or self.checkpoint_every < 1 or self.encode_batch_size < 1:
-            raise ValueError("train.log_every, checkpoint_every and encode_batch_size must be >= 1")
+        if min(self.log_every, self.checkpoint_every, self.encode_batch_size, self.pad_multiple) < 1:
+            raise ValueError(
+                "train.log_every, checkpoint_every, encode_batch_size and pad_multiple must be >= 1"
+            )
 
 
 @dataclass

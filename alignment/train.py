@@ -184,11 +184,13 @@ _VOLATILE = (
     "train.checkpoint_every",
     "train.cache_dir",
     "train.encode_batch_size",
+    "train.pad_multiple",
 )
 
 
-def _run_identity(cfg: AlignConfig) -> dict:
-    """The config as flat ``{"a.b": value}``, minus keys that may change between resumed runs."""
+def run_identity(cfg: AlignConfig) -> dict:
+    """The config as flat ``{"a.b": value}``, minus keys that may change between resumed runs
+    (they do not change what is trained)."""
     return flat_config(to_dict(cfg), _VOLATILE)
 
 
@@ -226,12 +228,28 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
         fit_projector_inputs(model, list(qa_ds["video"]), cache)
     batches = {
         2: Batches(
-            model, qa_ds, cache, "qa", is_main, cfg.questions_per_row(2), scenes, cfg.stage2.open_fraction
+            model,
+            qa_ds,
+            cache,
+            "qa",
+            is_main,
+            cfg.questions_per_row(2),
+            scenes,
+            cfg.stage2.open_fraction,
+            cfg.train.pad_multiple,
         )
     }
     batches[1] = None
     if stage1_ds is not None:
-        batches[1] = Batches(model, stage1_ds, cache, cfg.stage1.data, is_main, cfg.questions_per_row(1))
+        batches[1] = Batches(
+            model,
+            stage1_ds,
+            cache,
+            cfg.stage1.data,
+            is_main,
+            cfg.questions_per_row(1),
+            pad_multiple=cfg.train.pad_multiple,
+        )
     elif cfg.sees_video and cfg.stage1.steps > 0 and cfg.stage1.data == "grounding":
         batches[1] = GroundingBatches(
             model, list(qa_ds["video"]), cfg.data.path, cfg.data.split, cache, cfg.stage1.empty_apart
@@ -252,7 +270,7 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
             for name, p in named.items():
                 p.copy_(saved[name])
         start = state["step"]
-        check_resumable(state.get("config", {}), _run_identity(cfg), ckpt)
+        check_resumable(state.get("config", {}), run_identity(cfg), ckpt)
     log = MetricsLogger(
         out / "metrics.jsonl", enabled=is_main, resume_step=start if ckpt is not None else None
     )
@@ -305,7 +323,7 @@ def train(cfg: AlignConfig, out_dir: str | Path) -> Path:
                         "stage1_loss": stage1_loss,
                         "loss": loss_value,
                         "seconds": seconds,
-                        "config": _run_identity(cfg),
+                        "config": run_identity(cfg),
                     },
                 )
     bar.close()

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jepa_vqa.cli import add_run_arguments
-from jepa_vqa.config import load_config, read_json, save_config, to_dict
+from jepa_vqa.config import load_config, read_json, save_config
 from jepa_vqa.errors import UserError
-from jepa_vqa.training import flat_config
 
 
 @dataclass
@@ -59,15 +58,16 @@ class ResultsConfig:
 
 
 def same_recipe(model_dir: Path, recipe) -> Path:
-    """``model_dir`` if it was aligned with exactly ``recipe`` (its saved align_config.yaml), else a
-    UserError naming the keys that differ."""
+    """``model_dir`` if it was aligned with exactly ``recipe`` (its saved align_config.yaml; settings
+    that do not change what is trained, such as log_every, aside), else a UserError naming the keys
+    that differ."""
     from alignment.config import AlignConfig
+    from alignment.train import run_identity
 
     saved_path = model_dir / "align_config.yaml"
     if not saved_path.is_file():
         raise UserError(f"{model_dir} is not an aligned model dir (no align_config.yaml)")
-    saved = flat_config(to_dict(load_config(AlignConfig, saved_path)))
-    wanted = flat_config(to_dict(recipe))
+    saved, wanted = run_identity(load_config(AlignConfig, saved_path)), run_identity(recipe)
     differ = sorted(k for k in saved.keys() | wanted.keys() if saved.get(k) != wanted.get(k))
     if differ:
         shown = ", ".join(f"{k}: {saved.get(k)!r} there, {wanted.get(k)!r} here" for k in differ[:4])

@@ -271,11 +271,17 @@ class VideoQAProcessor:
         return row
 
     # -- batching ----------------------------------------------------------------------------------
-    def collate(self, items: list[Encoded], padding_side: str = "right") -> dict[str, torch.Tensor]:
-        """Pad to a batch: right padding for training, left padding for batched generation."""
+    def collate(
+        self, items: list[Encoded], padding_side: str = "right", pad_to_multiple_of: int = 1
+    ) -> dict[str, torch.Tensor]:
+        """Pad to a batch: right padding for training, left padding for batched generation. With
+        ``pad_to_multiple_of`` > 1 the length is rounded up to a multiple of it, so that a training
+        run meets few distinct shapes."""
         if padding_side not in ("left", "right"):
             raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
-        length = max(len(it) for it in items)
+        if pad_to_multiple_of < 1:
+            raise ValueError(f"pad_to_multiple_of must be >= 1, got {pad_to_multiple_of}")
+        length = -(-max(len(it) for it in items) // pad_to_multiple_of) * pad_to_multiple_of
         batch_size = len(items)
         input_ids = torch.full((batch_size, length), self.tokenizer.pad_token_id, dtype=torch.long)
         labels = torch.full((batch_size, length), IGNORE_INDEX, dtype=torch.long)
