@@ -294,3 +294,30 @@ def test_object_words_come_from_the_world_and_survive_save_and_load(world_and_ll
     videos = list(dict.fromkeys(load_qa(cfg.data.path, "train")["video"]))[:2]
     with pytest.raises(UserError, match="not the words of the world"):
         GroundingBatches(model, videos, cfg.data.path, "train", FeatureCache(model, tmp_path / "cache"))
+
+
+def test_cell_counts_survive_save_and_load_and_read_out_shows_what_the_llm_reads(
+    world_and_llm, tmp_path, capsys
+):
+    from vlm.model import VideoQAModel
+    from vlm.read_out import counts, main, object_list
+
+    words = ("projector.kind=mlp-pool", "projector.object_words=3", "projector.time_steps=4")
+    words += ("projector.cell_counts=true", "projector.count_token=true")
+    cfg = _cfg(world_and_llm, *words, "stage1.steps=4", "train.steps=6", "stage1.batch_size=4")
+    model = VideoQAModel.from_pretrained(train(cfg, tmp_path / "run"))
+    counted = model.projector.counted_words()  # the world's colours, then its shapes
+    assert counted == [*model.config.projector.words["colour"], *model.config.projector.words["shape"][:-1]]
+    assert model.num_video_tokens == 4 * 3 * 4 + 2 * len(counted) + 1  # object words, word counts, count
+    video = str(world_and_llm[0] / "videos" / "train-000000.mp4")
+    steps = object_list(model, video)
+    assert len(steps) == 4 and all(len(rows) == 3 for rows in steps)
+    assert set(steps[0][0]) == {"row", "col", "object", *model.config.projector.words}
+    numbers = counts(model, video)
+    assert set(numbers) == {"all"} | {f"{w} (cells)" for w in counted}
+    assert all(n.isdigit() for n in numbers.values())
+    assert main(["--model", str(tmp_path / "run"), video]) == 0
+    assert "time step 4:" in capsys.readouterr().out
+    plain = _cfg(world_and_llm, "stage1.steps=1", "train.steps=2")
+    assert main(["--model", str(train(plain, tmp_path / "plain")), video]) == 2
+    assert "cell tokens, not words" in capsys.readouterr().err

@@ -305,6 +305,34 @@ def test_object_words_read_the_occupied_cells_out_as_their_words_in_order():
     assert torch.allclose(out[0, :6], table[[index[w] for w in expected[:6]]], atol=0.2)  # the words
 
 
+def test_cell_counts_name_each_colour_and_shape_with_its_number_of_objects():
+    proj, table = _word_projector(step_words=["first", "last"], cell_counts=True)
+    grid = (4, 4, 4)  # pooled to (2, 2, 2): 2 time steps of 4 cells
+    words = proj.table_words()
+    assert words[-10:] == [str(n) for n in range(10)] and proj.counted_words() == [
+        "red",
+        "blue",
+        "circle",
+        "square",
+    ]
+    index = {w: i for i, w in enumerate(words)}
+    cells = table[index["nothing"]].repeat(1, 8, 1)  # (1, C, W): every cell empty at first
+    # two red squares and a blue circle, seen in both time steps; step 2 also shows a red circle
+    for step, objects in enumerate([[("red", "square"), ("red", "square"), ("blue", "circle")]] * 2):
+        for cell, object_words in enumerate(objects):
+            cells[0, step * 4 + cell] = sum(table[index[w]] for w in ("small", *object_words))
+    cells[0, 7] = sum(table[index[w]] for w in ("small", "red", "circle"))
+    out = proj.read_counts(cells, grid)  # (1, 2K, W)
+    unit = torch.nn.functional.normalize
+    nearest = [words[i] for i in (unit(out[0], dim=-1) @ unit(table, dim=-1).T).argmax(-1)]
+    # the lower median of the time steps: the red circle of one time step only is not counted
+    assert nearest == ["red", "2", "blue", "1", "circle", "1", "square", "2"]
+    full = proj(torch.randn(2, 64, 24), grid)
+    assert full.shape == (2, proj.num_tokens(grid), 40) == (2, 2 * (1 + 2 * 3) + 8, 40)
+    with pytest.raises(ValueError, match="cell_counts needs object_words"):
+        ProjectorConfig(kind="mlp-pool", cell_counts=True)
+
+
 def test_object_words_replace_the_cells_and_keep_the_count_tokens():
     proj, _ = _word_projector(count_token=True, count_words=2)
     grid, tokens = (4, 4, 4), torch.randn(3, 64, 24)
