@@ -23,14 +23,18 @@ from worlds.formats import read_clips
 REDUCE = {"max": lambda x: x.amax(0), "median": lambda x: x.median(0).values, "mean": lambda x: x.mean(0)}
 
 
-def step_counts(model, video: str, hard: bool = False) -> tuple[list[str], torch.Tensor]:
+def word_weights(model, video: str):
+    """The clip's cells' word weights and object chances (``MLPPoolProjector.word_weights``)."""
+    proj = model.projector
+    cells = proj.cell_tokens(model.encode_tokens(model.load_frames(video)[None]).float(), model.grid)
+    return proj.word_weights(cells)  # G x (1, C, V_g), (1, C, 1)
+
+
+def step_counts(model, weights, hard: bool = False) -> tuple[list[str], torch.Tensor]:
     """The count names ("all", then the colour and shape words) and their expected numbers per
     time step (t, 1 + K), as ``projector.cell_counts`` reads them; ``hard``: each cell counts as its
     likeliest words, or not at all when "nothing" is likelier than an object."""
-    proj = model.projector
-    with torch.no_grad():
-        cells = proj.cell_tokens(model.encode_tokens(model.load_frames(video)[None]).float(), model.grid)
-        probs, full = proj.word_weights(cells)  # G x (1, C, V_g), (1, C, 1)
+    proj, (probs, full) = model.projector, weights
     if hard:
         full = (full > 0.5).float()
         probs = [F.one_hot(p.argmax(-1), p.shape[-1]).float() for p in probs]
@@ -61,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     total = {"all": 0, "colour": 0, "shape": 0}
     colours = set(model.projector.cfg.words["colour"])
     for clip in clips:
-        names, soft = step_counts(model, clip["video"])
-        hard = step_counts(model, clip["video"], hard=True)[1]
+        weights = word_weights(model, clip["video"])  # encoded once for both reads
+        names, soft = step_counts(model, weights)
+        hard = step_counts(model, weights, hard=True)[1]
         gold = truth(clip, names)
         learned = learned_counts(model, clip["video"])
         for k, name in enumerate(names):

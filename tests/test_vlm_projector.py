@@ -322,7 +322,7 @@ def test_cell_counts_name_each_colour_and_shape_with_its_number_of_objects():
         for cell, object_words in enumerate(objects):
             cells[0, step * 4 + cell] = sum(table[index[w]] for w in ("small", *object_words))
     cells[0, 7] = sum(table[index[w]] for w in ("small", "red", "circle"))
-    out = proj.read_counts(cells, grid)  # (1, 2K, W)
+    out = proj.read_counts(proj.word_weights(cells), grid)  # (1, 2K, W)
     unit = torch.nn.functional.normalize
     nearest = [words[i] for i in (unit(out[0], dim=-1) @ unit(table, dim=-1).T).argmax(-1)]
     # the lower median of the time steps: the red circle of one time step only is not counted

@@ -394,31 +394,32 @@ class MLPPoolProjector(PoolMLPProjector):
         per_cell = torch.cat([*parts, probs[groups.index("shape")][..., :-1]], -1)  # (B, C, K)
         return per_cell.unflatten(1, (self.cells(grid)[0], -1)).sum(2)  # (B, t, K)
 
-    def counts_from_cells(self, cells: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
-        """Cell tokens (B, C, W) -> the number of objects of each counted word (B, K): the (lower)
-        median over time steps of :meth:`step_counts`, rounded."""
-        probs, full = self.word_weights(cells)
+    def counts_from_cells(self, weights, grid: tuple[int, int, int]) -> torch.Tensor:
+        """:meth:`word_weights` of the cells -> the number of objects of each counted word (B, K):
+        the (lower) median over time steps of :meth:`step_counts`, rounded."""
+        probs, full = weights
         counts = self.step_counts(probs, full, grid).median(1).values  # (B, K)
         return counts.round().clamp(0, len(NUMBERS) - 1).long()
 
-    def read_counts(self, cells: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
-        """Cell tokens (B, C, W) -> per counted word its embedding, then its number's (B, 2K, W)
-        (:meth:`counts_from_cells`; no gradient flows through them)."""
-        counts = self.counts_from_cells(cells, grid)  # (B, K)
+    def read_counts(self, weights, grid: tuple[int, int, int]) -> torch.Tensor:
+        """:meth:`word_weights` of the cells -> per counted word its embedding, then its number's
+        (B, 2K, W) (:meth:`counts_from_cells`; no gradient flows through them)."""
+        counts = self.counts_from_cells(weights, grid)  # (B, K)
         k, start = len(self.counted_words()), len(self.table_words()) - len(NUMBERS)
         groups = list(self.cfg.words)
         words = torch.cat([self.group_tables()[groups.index(g)] for g in ("colour", "shape") if g in groups])
-        words = words[:k].expand(cells.shape[0], -1, -1)  # (B, K, W): the shapes' table ends with "nothing"
+        words = words[:k].expand(counts.shape[0], -1, -1)  # (B, K, W): the shapes' table ends with "nothing"
         numbers = self.word_table[start + counts]  # (B, K, W)
-        return torch.stack([words, numbers], 2).flatten(1, 2).to(cells.dtype)  # (B, 2K, W)
+        return torch.stack([words, numbers], 2).flatten(1, 2)  # (B, 2K, W)
 
-    def read_words(self, cells: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+    def read_words(self, cells: torch.Tensor, grid: tuple[int, int, int], weights=None) -> torch.Tensor:
         """Cell tokens (B, C, W) -> per time step its step word (if any), then the ``object_words``
         cells most likely to show an object, in reading order, each as one token per word group
         (B, t*(1+M*G), W). A group's token is the mean of its words' embeddings weighted by the
         softmax of the cell's scaled cosines with them; besides "shape", a token leans to the empty
-        cell's word as far as the cell is empty."""
-        probs, full = self.word_weights(cells)
+        cell's word as far as the cell is empty. ``weights``: the cells' :meth:`word_weights`, if
+        already computed."""
+        probs, full = weights or self.word_weights(cells)
         tables = self.group_tables()
         shape = list(self.cfg.words).index("shape")
         empty_word = tables[shape][-1]  # (W,)
@@ -447,9 +448,12 @@ class MLPPoolProjector(PoolMLPProjector):
                 return {"cells": cells}
             out = {"cells": cells, "count": counts[:, :1]}
             return {**out, "word counts": counts[:, 1:]} if self.cfg.count_words else out
-        video = self.read_words(cells, grid) if self.cfg.object_words else cells
+        if not self.cfg.object_words:
+            return cells if counts is None else torch.cat([cells, counts], 1)
+        weights = self.word_weights(cells)  # computed once for both read-outs
+        video = self.read_words(cells, grid, weights)
         if self.cfg.cell_counts:
-            video = torch.cat([video, self.read_counts(cells, grid)], 1)
+            video = torch.cat([video, self.read_counts(weights, grid).to(video.dtype)], 1)
         return video if counts is None else torch.cat([video, counts], 1)
 
 

@@ -60,7 +60,8 @@ def counts(model, video) -> dict[str, str]:
             names = ["all"] + proj.counted_words()[: proj.cfg.count_words]
             out.update({name: NUMBERS[i] for name, i in zip(names, nearest.tolist())})
         if proj.cfg.cell_counts:
-            numbers = proj.counts_from_cells(proj.cell_tokens(tokens, model.grid), model.grid)[0]
+            weights = proj.word_weights(proj.cell_tokens(tokens, model.grid))
+            numbers = proj.counts_from_cells(weights, model.grid)[0]
             out.update({f"{w} (cells)": str(int(n)) for w, n in zip(proj.counted_words(), numbers)})
     return out
 
