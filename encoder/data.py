@@ -54,7 +54,21 @@ def find_videos(path: str | Path, split: str = "train") -> list[str]:
         return videos
     if root.exists():
         raise UserError(f"data.path {root} is a file; give a folder of videos, a worlds dataset or a dataset")
+    if not could_be_hub_id(str(path)):
+        raise UserError(f"data.path {path} does not exist (and is not a Hub dataset id 'owner/name')")
     return _hf_videos(_load_hf_id(str(path), split), None, str(path))
+
+
+def could_be_hub_id(name: str) -> bool:
+    """Whether a missing local path may be a Hub dataset id (``name`` or ``owner/name``) rather than
+    a local path: not absolute or relative-marked, at most one ``/``, and no local folder ``owner``."""
+    parts = name.split("/")
+    return not (
+        name.startswith((".", "/", "~"))
+        or "\\" in name
+        or len(parts) > 2
+        or (len(parts) == 2 and Path(parts[0]).is_dir())
+    )
 
 
 def _load_hf_dir(root: Path, split: str):

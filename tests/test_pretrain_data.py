@@ -13,7 +13,15 @@ import numpy as np
 import pytest
 import torch
 
-from encoder.data import DecodedClips, StepBatchSampler, VideoClips, build_loader, decode_all, find_videos
+from encoder.data import (
+    DecodedClips,
+    StepBatchSampler,
+    VideoClips,
+    build_loader,
+    could_be_hub_id,
+    decode_all,
+    find_videos,
+)
 from jepa_vqa.errors import UserError
 
 
@@ -99,6 +107,17 @@ def test_find_videos_layouts(world, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="no videos"):
         find_videos(tmp_path / "empty")
+
+
+def test_missing_local_path_fails_without_the_hub(tmp_path, monkeypatch):
+    """A path that cannot be a Hub id is a one-line error at once; 'owner/name' may still be one."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    for missing in (str(tmp_path / "nope"), "./nope", "runs/nope", "a/b/c"):
+        assert not could_be_hub_id(missing)
+        with pytest.raises(UserError, match="does not exist"):
+            find_videos(missing)
+    assert could_be_hub_id("owner/name") and could_be_hub_id("name")
 
 
 def test_clips_decode_cache_and_normalise(world):
