@@ -18,7 +18,7 @@ from pathlib import Path
 
 import datasets
 
-from jepa_vqa.hf_dataset import is_saved_dataset
+from jepa_vqa.hf_dataset import could_be_hub_id, is_saved_dataset
 from worlds.formats import (
     QA_FIELDS,
     QA_FILE,
@@ -86,7 +86,7 @@ def load_all(path: str | Path) -> datasets.Dataset:
         return _to_dataset(read_qa(p))
     if p.is_dir() and not is_saved_dataset(p):
         raise DatasetError(f"dataset dir {p} has no qa.jsonl (and is not a saved HF dataset)")
-    if not p.exists() and (str(path).startswith((".", "/")) or str(path).count("/") != 1):
+    if not p.exists() and ("/" not in str(path) or not could_be_hub_id(str(path))):
         raise DatasetError(
             f"dataset not found: {path} (expected a dir with qa.jsonl, a .jsonl file, or a Hub id)"
         )

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from encoder.video import VIDEO_EXTENSIONS
 from jepa_vqa.errors import UserError
-from jepa_vqa.hf_dataset import is_saved_dataset
+from jepa_vqa.hf_dataset import could_be_hub_id, is_saved_dataset
 from jepa_vqa.sampler import batch_indices
 from worlds.formats import has_world, read_clips
 
@@ -57,18 +57,6 @@ def find_videos(path: str | Path, split: str = "train") -> list[str]:
     if not could_be_hub_id(str(path)):
         raise UserError(f"data.path {path} does not exist (and is not a Hub dataset id 'owner/name')")
     return _hf_videos(_load_hf_id(str(path), split), None, str(path))
-
-
-def could_be_hub_id(name: str) -> bool:
-    """Whether a missing local path may be a Hub dataset id (``name`` or ``owner/name``) rather than
-    a local path: not absolute or relative-marked, at most one ``/``, and no local folder ``owner``."""
-    parts = name.split("/")
-    return not (
-        name.startswith((".", "/", "~"))
-        or "\\" in name
-        or len(parts) > 2
-        or (len(parts) == 2 and Path(parts[0]).is_dir())
-    )
 
 
 def _load_hf_dir(root: Path, split: str):

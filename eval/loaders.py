@@ -17,7 +17,7 @@ from encoder.video import VIDEO_EXTENSIONS
 from eval.example import Example
 from jepa_vqa.config import read_json
 from jepa_vqa.errors import UserError
-from jepa_vqa.hf_dataset import is_saved_dataset
+from jepa_vqa.hf_dataset import could_be_hub_id, is_saved_dataset
 from worlds.formats import read_jsonl, read_qa
 
 TABLE_EXTS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -71,7 +71,7 @@ def load_records(
 
             rows = list(datasets.Dataset.from_parquet(str(table)))
         return rows, (path if path.is_dir() else path.parent)
-    if "/" not in data or data.startswith((".", "/")):
+    if "/" not in data or not could_be_hub_id(data):
         raise UserError(f"data not found: {data} (give a local dir/file or a Hugging Face dataset id)")
     return _load_hub(data, split, config)
 

@@ -1,9 +1,10 @@
-"""Whether a dir is a Hugging Face dataset written by ``Dataset(Dict).save_to_disk``.
+"""Whether a dir is a Hugging Face dataset written by ``Dataset(Dict).save_to_disk``, and whether
+a missing local path may still be a Hub dataset id.
 
     if is_saved_dataset(path):
         ds = datasets.load_from_disk(str(path))
 
-The one test every data reader (alignment, encoder pretraining data, eval) asks.
+The tests every data reader (alignment, encoder pretraining data, eval) asks.
 """
 
 from __future__ import annotations
@@ -18,3 +19,16 @@ def is_saved_dataset(path: str | Path) -> bool:
     ``DatasetDict`` (``dataset_dict.json``)."""
     root = Path(path)
     return root.is_dir() and any((root / name).is_file() for name in SAVED_DATASET_FILES)
+
+
+def could_be_hub_id(name: str) -> bool:
+    """Whether a missing local path may be a Hub dataset id (``name`` or ``owner/name``) rather than
+    a local path: not absolute or relative-marked, at most one ``/``, and no local folder ``owner``.
+    Readers fail at once on the rest instead of waiting on Hub retries."""
+    parts = name.split("/")
+    return not (
+        name.startswith((".", "/", "~"))
+        or "\\" in name
+        or len(parts) > 2
+        or (len(parts) == 2 and Path(parts[0]).is_dir())
+    )

@@ -18,11 +18,11 @@ from encoder.data import (
     StepBatchSampler,
     VideoClips,
     build_loader,
-    could_be_hub_id,
     decode_all,
     find_videos,
 )
 from jepa_vqa.errors import UserError
+from jepa_vqa.hf_dataset import could_be_hub_id
 
 
 def write_clip(path: Path, frames: np.ndarray, fps: int = 8) -> None:

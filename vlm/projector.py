@@ -448,12 +448,12 @@ class MLPPoolProjector(PoolMLPProjector):
                 return {"cells": cells}
             out = {"cells": cells, "count": counts[:, :1]}
             return {**out, "word counts": counts[:, 1:]} if self.cfg.count_words else out
-        if not self.cfg.object_words:
-            return cells if counts is None else torch.cat([cells, counts], 1)
-        weights = self.word_weights(cells)  # computed once for both read-outs
-        video = self.read_words(cells, grid, weights)
-        if self.cfg.cell_counts:
-            video = torch.cat([video, self.read_counts(weights, grid).to(video.dtype)], 1)
+        video = cells
+        if self.cfg.object_words:
+            weights = self.word_weights(cells)  # computed once for both read-outs
+            video = self.read_words(cells, grid, weights)
+            if self.cfg.cell_counts:  # needs object_words (ProjectorConfig checks)
+                video = torch.cat([video, self.read_counts(weights, grid).to(video.dtype)], 1)
         return video if counts is None else torch.cat([video, counts], 1)
 
 
