@@ -187,6 +187,7 @@ def pretrain(
             print(f"resuming from {ckpt} at step {start}/{tc.steps}", file=sys.stderr)
     if main:
         save_config(cfg, out_dir / "config.yaml")
+        warn_stale_target(cfg)
     end = min(tc.steps, stop_after) if stop_after is not None else tc.steps
 
     # 3. Data: decoded at the model's frames/size, sharded per rank by the step sampler.
@@ -247,6 +248,22 @@ def pretrain(
         plot_metrics(out_dir / "metrics.jsonl", out_dir / "curves.png", CURVES)
     acc.wait_for_everyone()
     return out_dir
+
+
+def warn_stale_target(cfg: PretrainConfig) -> None:
+    """Say so when the EMA target that is exported would stay mostly its random init."""
+    if cfg.objective != "jepa":
+        return
+    from encoder.jepa import init_share
+
+    share = init_share(cfg.model.jepa, cfg.train.steps)
+    if share > 0.5:
+        print(
+            f"warning: with model.jepa.momentum={cfg.model.jepa.momentum}, the exported EMA encoder keeps "
+            f"{share:.0%} of its random init after {cfg.train.steps} steps; for a short run lower it "
+            "(e.g. model.jepa.momentum=0.99 model.jepa.momentum_ramp=true)",
+            file=sys.stderr,
+        )
 
 
 def _metrics(acc, loss, video, info: dict, lr: float, momentum, grad_norm, clips_per_s: float) -> dict:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from encoder.config import ModelConfig
-from encoder.jepa import scheduled_momentum
+from encoder.jepa import init_share, scheduled_momentum
 from encoder.objective import build_objective, load_objective, save_objective
 from jepa_vqa.config import load_config
 from jepa_vqa.errors import UserError
@@ -84,6 +84,23 @@ def test_ema_update_math_and_schedule():
     assert scheduled_momentum(ramp, 100, 100) == pytest.approx(1.0)
     assert scheduled_momentum(_cfg().jepa, 70, 100) == pytest.approx(0.99925)
     assert _build("mae", _cfg()).update_target(3, 10) is None
+
+
+@pytest.mark.parametrize(
+    "overrides", [["jepa.momentum=0.9"], ["jepa.momentum=0.8", "jepa.momentum_ramp=true"]]
+)
+def test_init_share_is_what_the_ema_keeps_of_the_init(overrides):
+    obj = _build("jepa", _cfg(*overrides))
+    with torch.no_grad():
+        for p in obj.target_encoder.parameters():
+            p.fill_(1.0)
+        for p in obj.encoder.parameters():
+            p.zero_()
+    for step in range(12):
+        obj.update_target(step, 12)
+    kept = next(obj.target_encoder.parameters()).flatten()[0].item()
+    assert kept == pytest.approx(init_share(obj.cfg.jepa, 12), rel=1e-4)
+    assert init_share(_cfg().jepa, 300) == pytest.approx(0.7984, abs=1e-3)  # the long-run momentum
 
 
 def test_dense_loss_with_warmup():

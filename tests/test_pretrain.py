@@ -12,7 +12,7 @@ import torch
 from test_pretrain_data import make_squares_world
 
 from cli.main import main as cli_main
-from encoder.pretrain import PretrainConfig, pretrain
+from encoder.pretrain import PretrainConfig, pretrain, warn_stale_target
 from encoder.vit import VisionTransformer
 from jepa_vqa.config import load_config
 from jepa_vqa.training import read_metrics
@@ -173,3 +173,13 @@ def test_bf16_autocast_trains_close_to_fp32(world, tmp_path):
     assert runs["bf16"] == pytest.approx(runs["fp32"], rel=0.05)
     vit = VisionTransformer.from_pretrained(tmp_path / "bf16" / "encoder")
     assert all(p.dtype == torch.float32 for p in vit.parameters())
+
+
+def test_warns_when_the_exported_ema_target_stays_mostly_init(capsys):
+    warn_stale_target(
+        load_config(PretrainConfig, TEST_YAML, ["train.steps=300", "model.jepa.momentum=0.99925"])
+    )
+    assert "keeps 80% of its random init after 300 steps" in capsys.readouterr().err
+    warn_stale_target(load_config(PretrainConfig, TEST_YAML, ["train.steps=300", "model.jepa.momentum=0.99"]))
+    warn_stale_target(load_config(PretrainConfig, TEST_YAML, ["train.steps=300", "objective=mae"]))
+    assert capsys.readouterr().err == ""
