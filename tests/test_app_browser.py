@@ -20,6 +20,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import re  # noqa: E402
 import socket  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -29,6 +30,7 @@ from app.chat import plain_text  # noqa: E402
 from app.clips import example_clips  # noqa: E402
 from app.config import AppConfig  # noqa: E402
 from app.handlers import trained_on_synthetic_world_only  # noqa: E402
+from vlm.generate import generation_config  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -75,6 +77,20 @@ def ask(page, question: str, answers_before: int) -> str:
     return page.locator("#chat .bot").last.inner_text().strip()
 
 
+def keep_answering_slowly(model, monkeypatch) -> None:
+    """The random tiny model writes 512 tokens in about a second and may sample an end token at
+    once, so Stop could come too late (seen in CI and in repeated runs). Here it never ends by
+    itself and runs at about the default model's pace (25 ms a token)."""
+    monkeypatch.setattr(model.llm.generation_config, "suppress_tokens", generation_config(model).eos_token_id)
+    forward = model.llm.forward
+
+    def paced(*args, **kwargs):
+        time.sleep(0.025)
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(model.llm, "forward", paced)
+
+
 @pytest.fixture()
 def server(tmp_path):
     from app.ui import start
@@ -91,7 +107,7 @@ def server(tmp_path):
     assert running.temp_dir is None or not Path(running.temp_dir).exists()  # uploads cleaned up
 
 
-def test_the_app_as_a_user_meets_it(server, tmp_path):
+def test_the_app_as_a_user_meets_it(server, tmp_path, monkeypatch):
     running, model, real = server
     first = write_clip(tmp_path / "square.mp4")
     second = write_clip(tmp_path / "later.mp4", frames=12, fps=6)
@@ -173,6 +189,7 @@ def test_the_app_as_a_user_meets_it(server, tmp_path):
             page.locator("#max-new-tokens input[type=number]").fill("512")
             page.locator("#max-new-tokens input[type=number]").press("Enter")
             if not real:  # sampling keeps the random model from looping (and the guard from ending it)
+                keep_answering_slowly(model, monkeypatch)
                 page.locator("#temperature input[type=number]").fill("1.5")
                 page.locator("#temperature input[type=number]").press("Enter")
             answers = page.locator("#latency li").count()
