@@ -1,16 +1,17 @@
 """Self-attention that is fast to train in bf16 on a CPU.
 
-torch's fused CPU attention (flash) is the fastest forward in both precisions, but its backward
-barely profits from bf16 matrix units. Written as two bf16 matmuls around a bf16 softmax, whose
-backward autograd runs as bf16 matmuls too, the attention trains faster: on a 2-core Xeon with AMX
-the tiny pretraining step went from 1.46x to 1.80x its fp32 speed (one interleaved run; the
-attention alone, ``benchmarks/cpu_attention.py``, 41-63 ms against 67-72 ms forward + backward
-across runs), and alignment's stage 2 from about 4.8 to 5.7 answers/s (docs/perf.md). So a bf16
-CPU forward that will be differentiated takes the matmul form; everything else (fp32, CUDA,
+torch's fused CPU attention (flash) barely profits from bf16 matrix units in its backward. Written
+as two bf16 matmuls around a bf16 softmax, whose backward autograd runs as bf16 matmuls too, the
+attention trains faster: on a 2-core Xeon with AMX the tiny pretraining step went from 1.46x to
+1.80x its fp32 speed, and alignment's stage 2 from about 4.8 to 5.7 answers/s (docs/perf.md).
+Without AMX (AVX512-BF16 only, e.g. AMD Zen 5) the matmul form is faster in the forward alone too
+(``benchmarks/cpu_attention.py``, 2 threads, 16 x 3 x 512 x 64: 11.3 ms against 26.4 fused), while
+with AMX the fused kernel is the fastest forward. So a bf16 CPU forward takes the matmul form when
+it will be differentiated or when the CPU has no AMX; everything else (fp32, CUDA, an AMX CPU's
 no-grad forwards such as the EMA target's) keeps the fused kernel::
 
     out = attention(q, k, v, attn_mask)   # (B, heads, N, hd) each -> (B, heads, N, hd)
-    use_training_attention(llm)           # the same rule inside a transformers LLM
+    use_training_attention(llm)           # the training rule inside a transformers LLM
 
 The matmul form holds the (B, heads, N, N) probabilities for the backward (25 MB per layer at the
 size above), as any non-fused attention does.
@@ -20,6 +21,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from jepa_vqa.precision import cpu_has_amx
+
+
+def _bf16_on_cpu_without_amx(q: torch.Tensor) -> bool:
+    return q.dtype == torch.bfloat16 and q.device.type == "cpu" and not cpu_has_amx()
 
 
 def _differentiated_bf16_on_cpu(*tensors: torch.Tensor) -> bool:
@@ -52,7 +59,7 @@ def matmul_attention(q, k, v, attn_mask=None, scale=None):
 
 def attention(q, k, v, attn_mask=None):
     """Scaled dot-product attention, (B, heads, N, hd) -> (B, heads, N, hd); see the module doc."""
-    if _differentiated_bf16_on_cpu(q, k, v):
+    if _differentiated_bf16_on_cpu(q, k, v) or _bf16_on_cpu_without_amx(q):
         return matmul_attention(q, k, v, attn_mask)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
 

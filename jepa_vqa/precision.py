@@ -51,6 +51,11 @@ def cpu_has_bf16_units() -> bool:
     return any(flag in _cpuinfo()[1] for flag in BF16_FLAGS)
 
 
+def cpu_has_amx() -> bool:
+    """Whether this CPU has AMX tiles (where torch's fused bf16 attention is the fastest forward)."""
+    return "amx_bf16" in _cpuinfo()[1]
+
+
 def hardware_info() -> dict:
     """What a speed figure depends on: CPU model, its matmul flags, bf16 units, threads, GPU."""
     name, flags = _cpuinfo()

@@ -50,7 +50,14 @@ def test_bf16_training_path_is_close_to_fp32():
         assert rel < 0.03, rel
 
 
-def test_dispatch_only_differentiated_bf16_cpu_forwards_take_the_matmul_form(monkeypatch):
+def _cpu(monkeypatch, flags):
+    from jepa_vqa import precision
+
+    monkeypatch.setattr(precision, "_cpuinfo", lambda: ("cpu", frozenset(flags)))
+
+
+def test_dispatch_on_amx_only_differentiated_bf16_cpu_forwards_take_the_matmul_form(monkeypatch):
+    _cpu(monkeypatch, {"avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
     calls = []
     monkeypatch.setattr(attn, "matmul_attention", lambda *a: calls.append("matmul") or _sdpa(*a))
     attn.attention(*_qkv(torch.bfloat16))
@@ -60,6 +67,17 @@ def test_dispatch_only_differentiated_bf16_cpu_forwards_take_the_matmul_form(mon
     with torch.no_grad():
         attn.attention(*_qkv(torch.bfloat16))  # e.g. the EMA target's forward
     assert calls == ["matmul"]
+
+
+def test_dispatch_without_amx_every_bf16_cpu_forward_takes_the_matmul_form(monkeypatch):
+    _cpu(monkeypatch, {"avx512f", "avx512_bf16"})
+    calls = []
+    monkeypatch.setattr(attn, "matmul_attention", lambda *a: calls.append("matmul") or _sdpa(*a))
+    with torch.no_grad():
+        attn.attention(*_qkv(torch.bfloat16))  # the EMA target's forward
+    attn.attention(*_qkv(torch.bfloat16))
+    attn.attention(*_qkv(torch.float32))  # fp32: the fused kernel
+    assert calls == ["matmul", "matmul"]
 
 
 def test_softmax_stays_bf16_under_autocast():
