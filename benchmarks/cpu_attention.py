@@ -2,9 +2,12 @@
 bf16 training takes (``jepa_vqa.attention.matmul_attention``), forward and forward + backward.
 
     .venv/bin/python benchmarks/cpu_attention.py --threads 1 --batch 16 --tokens 512
+    .venv/bin/python benchmarks/cpu_attention.py --threads 2 --encoder tiny   # + the whole ViT forward
 
 The encoder's attention at the tiny preset (3 heads of 64 channels, 512 tokens): why bf16 training
-takes the matmul form on CPU (docs/perf.md). Prints one JSON line of milliseconds per call (median of --repeat).
+takes the matmul form on CPU, and why a CPU without AMX takes it for no-grad forwards too
+(docs/perf.md). Prints one JSON line of milliseconds per call (median of --repeat rounds; the
+variants take turns within each round).
 """
 
 from __future__ import annotations
@@ -18,21 +21,29 @@ import torch
 from torch.nn import functional as F
 
 
-def _time(fn, repeat: int) -> float:
-    fn()  # warm-up
-    times = []
+def _elapsed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _time_interleaved(calls: dict, repeat: int) -> dict:
+    """Median ms per call of each of ``calls`` (name -> fn), timed round-robin so that a noisy
+    neighbour slows every variant alike."""
+    for fn in calls.values():
+        fn()  # warm-up
+    times = {name: [] for name in calls}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return round(statistics.median(times) * 1000, 2)
+        for name, fn in calls.items():
+            times[name].append(_elapsed(fn))
+    return {name: round(statistics.median(t) * 1000, 2) for name, t in times.items()}
 
 
 def measure(batch: int, heads: int, tokens: int, head_dim: int, repeat: int) -> dict:
     """ms per call of each variant on random (batch, heads, tokens, head_dim) q, k, v."""
     from jepa_vqa.attention import matmul_attention
 
-    results = {}
+    calls = {}
     fused = F.scaled_dot_product_attention
     for name, dtype, inner, attend in (
         ("fp32", torch.float32, torch.float32, fused),
@@ -48,13 +59,42 @@ def measure(batch: int, heads: int, tokens: int, head_dim: int, repeat: int) -> 
         def forward(q=q, k=k, v=v, inner=inner, attend=attend):  # (B, H, N, hd)
             return attend(q.to(inner), k.to(inner), v.to(inner)).to(q.dtype)
 
+        def forward_no_grad(forward=forward):
+            with torch.no_grad():
+                forward()
+
         def train_step(forward=forward, grad=grad):
             forward().backward(grad)
 
-        with torch.no_grad():
-            results[f"{name}: forward"] = _time(forward, repeat)
-        results[f"{name}: forward + backward"] = _time(train_step, repeat)
-    return results
+        calls[f"{name}: forward"] = forward_no_grad
+        calls[f"{name}: forward + backward"] = train_step
+    return _time_interleaved(calls, repeat)
+
+
+def measure_encoder(preset: str, batch: int, repeat: int) -> dict:
+    """ms per no-grad bf16 forward of a random-init ``preset`` ViT over a random clip batch (what
+    the EMA target and feature caching run), with every attention fused or in the matmul form."""
+    from unittest import mock
+
+    from encoder.config import ViTConfig
+    from encoder.vit import VisionTransformer
+    from jepa_vqa import attention
+
+    cfg = ViTConfig.preset(preset)
+    vit = VisionTransformer(cfg).eval()
+    clips = torch.randn(batch, cfg.num_frames, cfg.in_chans, cfg.img_size, cfg.img_size)
+
+    def forward(matmul_form: bool):
+        # the dispatch rule: no-grad bf16 forwards take the matmul form exactly where there is no AMX
+        with mock.patch.object(attention, "cpu_has_amx", lambda: not matmul_form):
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+                vit(clips)
+
+    calls = {
+        f"{preset} ViT bf16 forward, fused attention": lambda: forward(False),
+        f"{preset} ViT bf16 forward, matmul-form attention": lambda: forward(True),
+    }
+    return _time_interleaved(calls, repeat)
 
 
 def main() -> None:
@@ -65,11 +105,16 @@ def main() -> None:
     p.add_argument("--tokens", type=int, default=512)
     p.add_argument("--head-dim", type=int, default=64)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument(
+        "--encoder", default="", help="also time this ViT preset's whole no-grad forward (e.g. tiny)"
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     from jepa_vqa.precision import hardware_info
 
     ms = measure(args.batch, args.heads, args.tokens, args.head_dim, args.repeat)
+    if args.encoder:
+        ms.update(measure_encoder(args.encoder, args.batch, args.repeat))
     print(
         json.dumps(
             {

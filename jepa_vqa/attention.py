@@ -4,11 +4,12 @@ torch's fused CPU attention (flash) barely profits from bf16 matrix units in its
 as two bf16 matmuls around a bf16 softmax, whose backward autograd runs as bf16 matmuls too, the
 attention trains faster: on a 2-core Xeon with AMX the tiny pretraining step went from 1.46x to
 1.80x its fp32 speed, and alignment's stage 2 from about 4.8 to 5.7 answers/s (docs/perf.md).
-Without AMX (AVX512-BF16 only, e.g. AMD Zen 5) the matmul form is faster in the forward alone too
-(``benchmarks/cpu_attention.py``, 2 threads, 16 x 3 x 512 x 64: 11.3 ms against 26.4 fused), while
-with AMX the fused kernel is the fastest forward. So a bf16 CPU forward takes the matmul form when
-it will be differentiated or when the CPU has no AMX; everything else (fp32, CUDA, an AMX CPU's
-no-grad forwards such as the EMA target's) keeps the fused kernel::
+Without AMX (AVX512-BF16 only, e.g. AMD Zen 5) the matmul form is faster in no-grad forwards too:
+the tiny ViT's bf16 forward at batch 16 took 384-563 ms against 520-578 fused (four interleaved
+runs of ``benchmarks/cpu_attention.py --threads 2 --encoder tiny``); with AMX the fused kernel is
+the fastest forward. So a bf16 CPU forward takes the matmul form when it will be differentiated or
+when the CPU has no AMX; everything else (fp32, CUDA, an AMX CPU's no-grad forwards such as the
+EMA target's) keeps the fused kernel::
 
     out = attention(q, k, v, attn_mask)   # (B, heads, N, hd) each -> (B, heads, N, hd)
     use_training_attention(llm)           # the training rule inside a transformers LLM
