@@ -6,7 +6,8 @@ from pathlib import Path
 
 import torch
 
-from encoder.layer_probe import FACTS, probe_layers, ridge_accuracies
+from encoder.layer_probe import FACTS, direction_ceiling, object_directions, probe_layers, ridge_accuracies
+from encoder.probe import split_clips
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,3 +35,27 @@ def test_probe_layers_reports_every_block_of_a_real_encoder(tmp_path):
     assert all(set(row) == set(FACTS) and all(0 <= v <= 1 for v in row.values()) for row in result["layers"])
     assert list((tmp_path / "cache").iterdir())  # features kept: a rerun refits only
     assert probe_layers("random:test", world, pool=2, cache=tmp_path / "cache") == result
+    clips = split_clips(world, "train") + split_clips(world, "test")
+    assert all(object_directions(c)[0] == c["labels"]["direction"] for c in clips)  # the label's rule
+    assert 0.25 < result["direction_ceiling"] <= 1.0
+
+
+def _clip(*moves: tuple[float, float]) -> dict:
+    """A world.json clip whose objects start at the centre and move by ``moves`` (dx, dy) over 4 frames."""
+    objects = [{"bbox": [-0.05, -0.05, 0.05, 0.05]} for _ in moves]
+    tracks = [
+        {"x": [0.5 + dx * f / 3 for f in range(4)], "y": [0.5 + dy * f / 3 for f in range(4)]}
+        for dx, dy in moves
+    ]
+    return {"objects": objects, "tracks": tracks}
+
+
+def test_direction_ceiling_is_the_share_of_the_most_common_direction():
+    leaving = _clip((0.3, 0.0), (0.0, -0.9))  # right; up and out of frame after frame 0
+    assert object_directions(leaving) == ["right", "up"]  # measured to its last in-frame position
+    assert direction_ceiling([_clip((0.2, 0.0))]) == 1.0  # one object: its direction is known
+    assert direction_ceiling([_clip((0.2, 0.0), (0.2, 0.1), (0.0, 0.2))]) == 2 / 3
+    entering = _clip((0.2, 0.0), (0.0, 0.0))
+    entering["tracks"][1]["x"] = [-0.5, -0.3, 0.2, 0.4]  # out of frame at frame 0: never object 0
+    assert object_directions(entering) == ["right", None]
+    assert direction_ceiling([entering]) == 1.0
