@@ -8,8 +8,8 @@ Without AMX (AVX512-BF16 only, e.g. AMD Zen 5) the matmul form is faster in no-g
 the tiny ViT's bf16 forward at batch 16 took 384-563 ms against 520-578 fused (four interleaved
 runs of ``benchmarks/cpu_attention.py --threads 2 --encoder tiny``); with AMX the fused kernel is
 the fastest forward. So a bf16 CPU forward takes the matmul form when it will be differentiated or
-when the CPU has no AMX; everything else (fp32, CUDA, an AMX CPU's no-grad forwards such as the
-EMA target's) keeps the fused kernel::
+when the CPU has no AMX (and its scores fit in 256 MB); everything else (fp32, CUDA, an AMX CPU's
+no-grad forwards such as the EMA target's) keeps the fused kernel::
 
     out = attention(q, k, v, attn_mask)   # (B, heads, N, hd) each -> (B, heads, N, hd)
     use_training_attention(llm)           # the training rule inside a transformers LLM
@@ -25,9 +25,14 @@ import torch.nn.functional as F
 
 from jepa_vqa.precision import cpu_has_amx
 
+# The no-grad matmul form materialises the (B, heads, N, M) scores; above this many elements
+# (256 MB in bf16) the memory-efficient fused kernel is kept.
+MAX_NO_GRAD_SCORES = 2**27
 
-def _bf16_on_cpu_without_amx(q: torch.Tensor) -> bool:
-    return q.dtype == torch.bfloat16 and q.device.type == "cpu" and not cpu_has_amx()
+
+def _bf16_on_cpu_without_amx(q: torch.Tensor, k: torch.Tensor) -> bool:
+    small = q.shape[:-1].numel() * k.shape[-2] <= MAX_NO_GRAD_SCORES
+    return q.dtype == torch.bfloat16 and q.device.type == "cpu" and small and not cpu_has_amx()
 
 
 def _differentiated_bf16_on_cpu(*tensors: torch.Tensor) -> bool:
@@ -60,7 +65,7 @@ def matmul_attention(q, k, v, attn_mask=None, scale=None):
 
 def attention(q, k, v, attn_mask=None):
     """Scaled dot-product attention, (B, heads, N, hd) -> (B, heads, N, hd); see the module doc."""
-    if _differentiated_bf16_on_cpu(q, k, v) or _bf16_on_cpu_without_amx(q):
+    if _differentiated_bf16_on_cpu(q, k, v) or _bf16_on_cpu_without_amx(q, k):
         return matmul_attention(q, k, v, attn_mask)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
 

@@ -78,6 +78,10 @@ def test_dispatch_without_amx_every_bf16_cpu_forward_takes_the_matmul_form(monke
     attn.attention(*_qkv(torch.bfloat16))
     attn.attention(*_qkv(torch.float32))  # fp32: the fused kernel
     assert calls == ["matmul", "matmul"]
+    monkeypatch.setattr(attn, "MAX_NO_GRAD_SCORES", 10)
+    with torch.no_grad():
+        attn.attention(*_qkv(torch.bfloat16))  # scores too large to hold: the fused kernel
+    assert calls == ["matmul", "matmul"]
 
 
 def test_softmax_stays_bf16_under_autocast():
