@@ -22,9 +22,10 @@ declare -A ROWS=(
 encoders=(--encoder random:tiny)
 for row in "${@:-${!ROWS[@]}}"; do
   IFS=";" read -r -a overrides <<< "${ROWS[$row]}"
+  # shellcheck disable=SC2086  # $J and $BASE split into words on purpose
   [ -f "runs/pretrain-lever-$row/encoder/config.json" ] || \
     $J pretrain --config configs/pretrain/tiny.yaml --out "runs/pretrain-lever-$row" \
-      data.path=runs/quickstart/world $BASE "${overrides[@]}"  # shellcheck disable=SC2086
+      data.path=runs/quickstart/world $BASE "${overrides[@]}"
   encoders+=(--encoder "runs/pretrain-lever-$row/encoder")
 done
 $PY -m encoder.layer_probe "${encoders[@]}" --data runs/quickstart/world --pool 2 \
