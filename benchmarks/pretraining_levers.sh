@@ -21,6 +21,9 @@ declare -A ROWS=(
   # the learning rate, 4x above and 5x below the preset's 5e-4 (AdamW, batch 16, cosine to 1%)
   [lr-2e-3]="train.lr=2.0e-3"
   [lr-1e-4]="train.lr=1.0e-4"
+  # V-JEPA's augmentation: a random resized crop per clip (30-100% of the frame) and a horizontal
+  # flip, so that a token's position no longer tells what the scene holds there (walls, occluder)
+  [augment]="data.augment=true"
 )
 encoders=(--encoder random:tiny)
 for row in "${@:-${!ROWS[@]}}"; do

@@ -52,10 +52,25 @@ class DataConfig:
     split: str = "train"
     num_workers: int = 1
     cache: bool = True  # decode each clip once and keep it in memory (uint8) when the dataset fits
+    # Augmentation (encoder.augment): a random resized crop per clip and a horizontal flip.
+    augment: bool = False
+    crop_scale: tuple[float, float] = (0.3, 1.0)  # area of the crop, fraction of the frame
+    crop_aspect_ratio: tuple[float, float] = (0.75, 1.35)  # width / height of the crop
+    flip: bool = True
 
     def __post_init__(self) -> None:
         if self.num_workers < 0:
             raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
+        if self.augment:
+            self.augmenter()  # validates the ranges
+
+    def augmenter(self):
+        """The configured :class:`encoder.augment.ClipAugment`, or None when ``augment`` is off."""
+        from encoder.augment import ClipAugment
+
+        if not self.augment:
+            return None
+        return ClipAugment(tuple(self.crop_scale), tuple(self.crop_aspect_ratio), self.flip)
 
 
 @dataclass
@@ -103,9 +118,10 @@ class PretrainConfig:
 # Pieces of the loop
 
 
-def mask_generator(seed: int, step: int, rank: int) -> torch.Generator:
-    """The generator for the masks of ``step`` on ``rank``: a pure function, so resuming is exact."""
-    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 4099 + rank)
+def mask_generator(seed: int, step: int, rank: int, stream: int = 0) -> torch.Generator:
+    """The generator for the masks (``stream`` 0) or the augmentation (1) of ``step`` on ``rank``:
+    a pure function, so resuming is exact (stream 0 draws the masks of earlier versions)."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 4099 + rank + stream * 2**40)
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
@@ -203,6 +219,7 @@ def pretrain(
         cfg.data.num_workers,
     )
     sampler = loader.batch_sampler
+    augment = cfg.data.augmenter()
 
     log = MetricsLogger(out_dir / "metrics.jsonl", enabled=main, resume_step=start if ckpt else None)
     bar = tqdm(
@@ -216,6 +233,8 @@ def pretrain(
     model.train()
     tick, last_logged = time.perf_counter(), start
     for step, video in enumerate(loader, start=start):
+        if augment is not None:
+            video = augment(video, mask_generator(cfg.seed, step, acc.process_index, stream=1))
         video = video.to(acc.device, non_blocking=True)  # (B, T, C, H, W)
         masks = masker(video.shape[0], mask_generator(cfg.seed, step, acc.process_index))
         lr = warmup_cosine(step, tc.steps, tc.lr, tc.warmup_steps, tc.final_lr_ratio)

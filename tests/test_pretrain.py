@@ -41,11 +41,16 @@ def test_shipped_configs_validate(path):
         assert cfg.objective == "mae"
 
 
-@pytest.mark.parametrize("steps", [6, pytest.param(20, marks=pytest.mark.slow)])
-def test_resume_continues_exactly(world, tmp_path, capsys, steps):
-    """N steps straight == N/2 steps, stop, resume, N/2 steps (data order, masks, RNG, EMA, AdamW)."""
+@pytest.mark.parametrize(
+    "steps, extra",
+    [(6, []), (6, ["data.augment=true"]), pytest.param(20, [], marks=pytest.mark.slow)],
+    ids=["6", "6-augment", "20"],
+)
+def test_resume_continues_exactly(world, tmp_path, capsys, steps, extra):
+    """N steps straight == N/2 steps, stop, resume, N/2 steps (data order, augmentation, masks,
+    RNG, EMA, AdamW)."""
     half = steps // 2
-    cfg = _cfg(world, f"train.steps={steps}", f"train.ckpt_every={half}")
+    cfg = _cfg(world, f"train.steps={steps}", f"train.ckpt_every={half}", *extra)
     straight = pretrain(cfg, tmp_path / "straight", progress=False)
     split = tmp_path / "split"
     pretrain(cfg, split, stop_after=half, progress=False)
