@@ -120,3 +120,20 @@ def test_inference_model_answers_through_it_with_the_generate_answer(llm_dir, tm
     model.train()
     assert fast_decoder(model) is None and "_fast_decoder" not in model.__dict__
     assert not any("_fast_decoder" in name for name in model.state_dict())
+
+
+def test_bf16_model_attends_in_fp32_on_cpu(llm):
+    """On a CPU a bf16 model keeps its KV cache and attention in fp32 (bf16 attention over one new
+    token is ~5x slower there); its greedy tokens stay those of bf16 ``generate``."""
+    import copy
+
+    from vlm.fastdecode import cache_dtype_for
+
+    assert cache_dtype_for(torch.bfloat16, torch.device("cpu")) == torch.float32
+    assert cache_dtype_for(torch.bfloat16, torch.device("cuda")) == torch.bfloat16
+    half = copy.deepcopy(llm).to(torch.bfloat16)
+    for seed in range(3):
+        embeds = _prompt(seed).to(torch.bfloat16)
+        want = _generate(half, embeds, max_new_tokens=16, eos_token_id=[])
+        got = FastDecoder.from_llm(half).generate(embeds, max_new_tokens=16, eos_token_ids=[])
+        assert got.equal(want), seed
