@@ -3,10 +3,13 @@ bf16 training takes (``jepa_vqa.attention.matmul_attention``), forward and forwa
 
     .venv/bin/python benchmarks/cpu_attention.py --threads 1 --batch 16 --tokens 512
     .venv/bin/python benchmarks/cpu_attention.py --threads 2 --encoder tiny   # + the whole ViT forward
+    .venv/bin/python benchmarks/cpu_attention.py --threads 2 --decode 200     # + one decoding step's
 
 The encoder's attention at the tiny preset (3 heads of 64 channels, 512 tokens): why bf16 training
 takes the matmul form on CPU, and why a CPU without AMX takes it for no-grad forwards too
-(docs/perf.md). Prints one JSON line of milliseconds per call (median of --repeat rounds; the
+(docs/perf.md). ``--decode S`` adds the LLM's attention while answering: one new token's 9 query
+heads over S cached positions of 3 key/value heads (SmolLM2-135M), in bf16 and in fp32, which is
+why ``vlm.fastdecode`` keeps its cache in fp32 on a CPU. Prints one JSON line of milliseconds per call (median of --repeat rounds; the
 variants take turns within each round).
 """
 
@@ -97,6 +100,25 @@ def measure_encoder(preset: str, batch: int, repeat: int) -> dict:
     return _time_interleaved(calls, repeat)
 
 
+def measure_decode(
+    positions: int, repeat: int, heads: int = 9, kv_heads: int = 3, head_dim: int = 64
+) -> dict:
+    """ms per fused attention call of one new query over ``positions`` cached keys (GQA), per dtype."""
+    calls = {}
+    for name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+        q = torch.randn(1, heads, 1, head_dim, dtype=dtype)
+        k, v = (torch.randn(1, kv_heads, positions, head_dim, dtype=dtype) for _ in range(2))
+
+        def attend(q=q, k=k, v=v):
+            with torch.no_grad():
+                F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+
+        calls[f"decode step over {positions} positions, {name}"] = lambda attend=attend: [
+            attend() for _ in range(100)
+        ]
+    return {name: round(ms / 100, 4) for name, ms in _time_interleaved(calls, repeat).items()}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1)
@@ -108,6 +130,9 @@ def main() -> None:
     p.add_argument(
         "--encoder", default="", help="also time this ViT preset's whole no-grad forward (e.g. tiny)"
     )
+    p.add_argument(
+        "--decode", type=int, default=0, help="also time a decoding step's attention over this many positions"
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     from jepa_vqa.precision import hardware_info
@@ -115,6 +140,8 @@ def main() -> None:
     ms = measure(args.batch, args.heads, args.tokens, args.head_dim, args.repeat)
     if args.encoder:
         ms.update(measure_encoder(args.encoder, args.batch, args.repeat))
+    if args.decode:
+        ms.update(measure_decode(args.decode, args.repeat))
     print(
         json.dumps(
             {

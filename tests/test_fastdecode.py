@@ -124,7 +124,7 @@ def test_inference_model_answers_through_it_with_the_generate_answer(llm_dir, tm
 
 def test_bf16_model_attends_in_fp32_on_cpu(llm):
     """On a CPU a bf16 model keeps its KV cache and attention in fp32 (bf16 attention over one new
-    token is ~5x slower there); its greedy tokens stay those of bf16 ``generate``."""
+    token is ~4x slower there); its greedy tokens stay those of bf16 ``generate``."""
     import copy
 
     from vlm.fastdecode import cache_dtype_for
