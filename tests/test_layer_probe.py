@@ -6,7 +6,15 @@ from pathlib import Path
 
 import torch
 
-from encoder.layer_probe import FACTS, direction_ceiling, object_directions, probe_layers, ridge_accuracies
+from encoder.layer_probe import (
+    FACTS,
+    direction_ceiling,
+    format_result,
+    object_directions,
+    probe_layers,
+    ridge_accuracies,
+    ridge_count_accuracy,
+)
 from encoder.probe import split_clips
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +27,16 @@ def test_ridge_learns_a_planted_label_and_not_noise():
     noise = torch.randint(0, 2, (300,), generator=g)  # unrelated to them
     planted_acc, noise_acc = ridge_accuracies(x, [planted, noise], n_train=240)
     assert planted_acc > 0.9 and noise_acc < 0.75
+
+
+def test_a_count_is_read_by_regression_where_one_vs_rest_classes_fail():
+    g = torch.Generator().manual_seed(0)
+    counts = torch.randint(1, 7, (600,), generator=g)  # 1..6 objects
+    x = torch.randn(600, 20, generator=g)
+    x[:, 0] = counts + 0.2 * torch.randn(600, generator=g)  # a feature that grows with the count
+    assert ridge_count_accuracy(x, counts, n_train=480) > 0.9
+    (as_classes,) = ridge_accuracies(x, [counts - 1], n_train=480)
+    assert as_classes < 0.6  # a middle class's linear score cannot peak in the middle
 
 
 def test_probe_layers_reports_every_block_of_a_real_encoder(tmp_path):
@@ -38,6 +56,10 @@ def test_probe_layers_reports_every_block_of_a_real_encoder(tmp_path):
     clips = split_clips(world, "train") + split_clips(world, "test")
     assert all(object_directions(c)[0] == c["labels"]["direction"] for c in clips)  # the label's rule
     assert 0.25 < result["direction_ceiling"] <= 1.0
+    oracle = probe_layers("oracle", world, pool=2)  # perfect per-token perception: one "layer"
+    assert len(oracle["layers"]) == 1 and set(oracle["layers"][0]) == set(FACTS)
+    table = format_result(oracle).splitlines()
+    assert table[-1].count("|") == table[2].count("|")  # the ceiling row has every column
 
 
 def _clip(*moves: tuple[float, float]) -> dict:
