@@ -5,9 +5,11 @@ function of the step, so a resumed run augments exactly as the uninterrupted one
     augment = ClipAugment(scale=(0.3, 1.0), aspect_ratio=(0.75, 1.35), flip=True)
     video = augment(video, generator)   # float (B, T, C, H, W) -> the same shape
 
-Why a JEPA needs it on a synthetic world: walls, floor and the occluder sit at the same few places
-in every clip, so a predictor can lower its loss by recalling what each position usually holds.
-Moving and rescaling the frame makes position a poor guess, so the tokens must carry content.
+Why try it on a synthetic world: walls, floor and the occluder sit at the same few places in every
+clip, so a predictor could lower its loss by recalling what each position usually holds; moving and
+rescaling the frame makes position a poor guess. Measured on the tiny world (docs/levers.md, the
+`augment` row of benchmarks/pretraining_levers.sh), it did not make the encoder's probes beat random
+init, so the shipped configs leave it off.
 """
 
 from __future__ import annotations

@@ -44,8 +44,9 @@ def _fuse(*linears: nn.Linear) -> nn.Linear:
 
 def cache_dtype_for(dtype: torch.dtype, device: torch.device) -> torch.dtype:
     """The KV cache's (and attention's) dtype: fp32 on a CPU, where torch's bf16 attention over one
-    new token costs about 4x its fp32 form (``benchmarks/cpu_attention.py --decode 200``: 185 against
-    45 us a layer for SmolLM2-135M on 2 Zen 4 threads) and the cache is small (10 MB for 230 positions); the model's dtype elsewhere."""
+    new token costs about 4x its fp32 form (``benchmarks/cpu_attention.py --decode 200``: 185
+    against 45 us a layer for SmolLM2-135M on 2 Zen 4 threads) and the cache is small (10 MB for
+    230 positions); the model's dtype elsewhere."""
     return torch.float32 if torch.device(device).type == "cpu" else dtype
 
 
