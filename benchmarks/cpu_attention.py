@@ -9,8 +9,8 @@ The encoder's attention at the tiny preset (3 heads of 64 channels, 512 tokens):
 takes the matmul form on CPU, and why a CPU without AMX takes it for no-grad forwards too
 (docs/perf.md). ``--decode S`` adds the LLM's attention while answering: one new token's 9 query
 heads over S cached positions of 3 key/value heads (SmolLM2-135M), in bf16 and in fp32, which is
-why ``vlm.fastdecode`` keeps its cache in fp32 on a CPU. Prints one JSON line of milliseconds per call (median of --repeat rounds; the
-variants take turns within each round).
+why ``vlm.fastdecode`` keeps its cache in fp32 on a CPU. Prints one JSON line of milliseconds per
+call (median of --repeat rounds; the variants take turns within each round).
 """
 
 from __future__ import annotations

@@ -25,29 +25,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-IGNORE = -100  # a group the cell has no word for (an empty cell's colour, a still object's direction)
-
-
-def token_targets(clips: list[dict], grid: tuple[int, int, int]) -> tuple[torch.Tensor, list[list[str]]]:
-    """(N_clips, t*h*w, groups) word ids per token (IGNORE where the cell has none), and the groups."""
-    from worlds.grounding import cell_words, world_vocabulary
-
-    groups = list(world_vocabulary(clips).values())  # [[word, ...]] per group
-    names = list(world_vocabulary(clips))
-    out = torch.full((len(clips), grid[0] * grid[1] * grid[2], len(groups)), IGNORE, dtype=torch.long)
-    for i, clip in enumerate(clips):
-        for k, cell in enumerate(cell_words(clip, grid)):
-            for g, (name, words) in enumerate(zip(names, groups)):
-                if cell.get(name) in words:
-                    out[i, k, g] = words.index(cell[name])
-    return out, groups
-
 
 def train(args: argparse.Namespace) -> dict:
     from tqdm import tqdm
 
     from encoder.config import ViTConfig
     from encoder.data import VideoClips, maybe_cache
+    from encoder.layer_probe import NO_WORD, token_word_ids
     from encoder.prepare import IMAGENET_MEAN, IMAGENET_STD
     from encoder.probe import split_clips
     from encoder.vit import VisionTransformer
@@ -59,7 +43,7 @@ def train(args: argparse.Namespace) -> dict:
     vit = VisionTransformer(cfg)
     grid = vit.grid(cfg.num_frames, cfg.img_size, cfg.img_size)  # (8, 8, 8)
     clips = split_clips(Path(args.data), "train")
-    targets, groups = token_targets(clips, grid)  # (N, t*h*w, G)
+    targets, groups = token_word_ids(clips, grid)  # (N, t*h*w, G), NO_WORD where a cell has none
     heads = nn.ModuleList(nn.Linear(cfg.embed_dim, len(words)) for words in groups)
     paths = [c["video"] for c in clips]
     cache = maybe_cache(paths, cfg.num_frames, cfg.img_size, num_workers=1)
@@ -78,7 +62,7 @@ def train(args: argparse.Namespace) -> dict:
             tokens = vit(video)  # (B, t*h*w, D)
             loss = sum(
                 F.cross_entropy(
-                    head(tokens).float().flatten(0, 1), targets[idx, :, g].flatten(), ignore_index=IGNORE
+                    head(tokens).float().flatten(0, 1), targets[idx, :, g].flatten(), ignore_index=NO_WORD
                 )
                 for g, head in enumerate(heads)
             )

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -85,26 +86,35 @@ def direction_ceiling(clips: list[dict]) -> float:
     return total / len(clips)
 
 
+NO_WORD = -1  # a word group a cell has no word for (an empty cell's colour, a still object's direction)
+
+
+def token_word_ids(clips: list[dict], grid: tuple[int, int, int]) -> tuple[torch.Tensor, list[list[str]]]:
+    """The ground-truth words of every token of ``grid`` (:func:`worlds.grounding.cell_words`) as
+    ids: (N_clips, t*h*w, groups), ``NO_WORD`` where a cell has none; and each group's words."""
+    from worlds.grounding import cell_words, world_vocabulary
+
+    vocabulary = world_vocabulary(clips)  # {group: [word, ...]}
+    ids = torch.full((len(clips), math.prod(grid), len(vocabulary)), NO_WORD, dtype=torch.long)
+    for i, clip in enumerate(clips):
+        for k, cell in enumerate(cell_words(clip, grid)):
+            for g, (group, words) in enumerate(vocabulary.items()):
+                if cell.get(group) in words:
+                    ids[i, k, g] = words.index(cell[group])
+    return ids, list(vocabulary.values())
+
+
 def oracle_features(
     clips: list[dict], pool: int, grid: tuple[int, int, int] = (8, 8, 8)
 ) -> list[torch.Tensor]:
     """Perfect per-token perception, pooled: one (N_clips, F) "layer" of one-hot cell words."""
-    from worlds.grounding import cell_words, world_vocabulary
-
-    groups = list(world_vocabulary(clips).items())  # [(group, [word, ...])]
-    width = sum(len(words) for _, words in groups)
-    pooled = []
-    for clip in clips:
-        cells = cell_words(clip, grid)
-        tokens = torch.zeros(len(cells), width)  # (t*h*w, F)
-        for i, cell in enumerate(cells):
-            offset = 0
-            for group, words in groups:
-                if cell.get(group) in words:
-                    tokens[i, offset + words.index(cell[group])] = 1.0
-                offset += len(words)
-        pooled.append(_cells(tokens.view(1, *grid, width), pool))
-    return [torch.cat(pooled)]
+    ids, groups = token_word_ids(clips, grid)  # (N, t*h*w, G)
+    one_hot = [
+        F.one_hot(ids[..., g] + 1, len(words) + 1)[..., 1:].float()  # NO_WORD -> all zeros
+        for g, words in enumerate(groups)
+    ]
+    tokens = torch.cat(one_hot, -1)  # (N, t*h*w, F)
+    return [_cells(tokens.view(len(clips), *grid, -1), pool)]
 
 
 def _cells(x: torch.Tensor, pool: int) -> torch.Tensor:
@@ -247,16 +257,15 @@ def probe_layers(spec: str, data: str | Path, pool: int = 2, cache: str | Path |
             path.parent.mkdir(parents=True, exist_ok=True)
             torch.save(features, path)
     n = len(train)
-    labels = {fact: _targets(facts, fact) for fact in ("colour", "count", "direction")}
+    labels = {fact: _targets(facts, fact.removesuffix("_classes")) for fact in FACTS if fact != "count"}
     counts = torch.tensor([f["count"] for f in facts])
     majority = {f: sum(majority_accuracy(y[:n], y[n:]) for y in ys) / len(ys) for f, ys in labels.items()}
-    majority["count_classes"] = majority["count"]
+    majority["count"] = majority["count_classes"]  # the same most common count
     flat = [y for ys in labels.values() for y in ys]
     rows = []
     for x in features:
         accs = iter(ridge_accuracies(x, flat, n))
         row = {fact: sum(next(accs) for _ in ys) / len(ys) for fact, ys in labels.items()}
-        row["count_classes"] = row["count"]
         row["count"] = ridge_count_accuracy(x, counts, n)
         rows.append({fact: row[fact] for fact in FACTS})
     return {

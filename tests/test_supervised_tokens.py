@@ -1,5 +1,5 @@
-"""benchmarks/supervised_tokens.py at the test preset: per-token word targets, a loss that falls, a
-loadable encoder."""
+"""benchmarks/supervised_tokens.py at the test preset: its per-token word targets
+(``encoder.layer_probe.token_word_ids``), a loss that falls, a loadable encoder."""
 
 from __future__ import annotations
 
@@ -33,16 +33,17 @@ def world(tmp_path_factory):
     return generate_dataset(cfg, tmp_path_factory.mktemp("world") / "world", progress=False)
 
 
-def test_token_targets_name_the_clips_own_objects(bench, world):
+def test_token_targets_name_the_clips_own_objects(world):
+    from encoder.layer_probe import NO_WORD, token_word_ids
     from encoder.probe import split_clips
 
     clips = split_clips(world, "train")
-    targets, groups = bench.token_targets(clips, (4, 4, 4))
+    targets, groups = token_word_ids(clips, (4, 4, 4))
     assert targets.shape == (len(clips), 64, len(groups))
     shapes, colours = groups[0], groups[1]  # shape or "nothing"; colour
     for clip, clip_targets in zip(clips, targets):
         empty = clip_targets[:, 0] == shapes.index("nothing")
-        assert (clip_targets[empty, 1:] == bench.IGNORE).all()  # an empty cell has no colour or size
+        assert (clip_targets[empty, 1:] == NO_WORD).all()  # an empty cell has no colour or size
         assert (~empty).any()
         seen = {(shapes[int(s)], colours[int(c)]) for s, c in clip_targets[~empty, :2]}
         assert seen <= {(o["shape"], o["colour"]) for o in clip["objects"]}
