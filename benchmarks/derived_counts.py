@@ -4,7 +4,9 @@ A word read-out model (``projector.object_words``) knows, per cell, the chance t
 object and the weight of each colour and shape word. Per time step the expected number of objects
 (of a colour, of a shape) is the sum of those chances over the cells; over the clip, the maximum,
 median or mean of the time steps. How often does that, rounded, name the clip's number, against the
-count tokens learned in stage 1 (their nearest number word)? No LLM runs::
+count tokens learned in stage 1 (their nearest number word)? The same again with each object read
+once (``projector.merge_cells``: an object crossing a cell border is one object, not two). No LLM
+runs::
 
     python benchmarks/derived_counts.py --model checkpoints/default --data runs/world-seed7 --split test
 """
@@ -45,6 +47,11 @@ def step_counts(model, weights, hard: bool = False) -> tuple[list[str], torch.Te
     )
 
 
+def label(how: str, merged: bool, hard: bool) -> str:
+    """A read's row name: its reduction over time steps, then how the cells were read."""
+    return f"{how} over time steps{', objects merged' if merged else ''}{' (hard)' if hard else ''}"
+
+
 def truth(clip: dict, names: list[str]) -> list[int]:
     objects = clip["objects"]
     return [len(objects)] + [sum(w in (o["colour"], o["shape"]) for o in objects) for w in names[1:]]
@@ -60,34 +67,34 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_grad_enabled(False)
     model = VideoQAModel.from_pretrained(args.model).eval()
     clips = read_clips(args.data, args.split)[: args.limit or None]
-    reads = [f"{how}{' (hard)' if hard else ''}" for hard in (False, True) for how in REDUCE]
+    variants = [(merged, hard) for merged in (False, True) for hard in (False, True)]
+    reads = [label(how, *v) for v in variants for how in REDUCE]
     right = {name: {"all": 0, "colour": 0, "shape": 0} for name in [*reads, "learned"]}
     total = {"all": 0, "colour": 0, "shape": 0}
     colours = set(model.projector.cfg.words["colour"])
     for clip in clips:
-        weights = word_weights(model, clip["video"])  # encoded once for both reads
-        names, soft = step_counts(model, weights)
-        hard = step_counts(model, weights, hard=True)[1]
+        weights = word_weights(model, clip["video"])  # encoded once for every read
+        merged = model.projector.merged_weights(weights, model.grid)
+        names = ["all", *model.projector.counted_words()]
+        per_step = {v: step_counts(model, merged if v[0] else weights, hard=v[1])[1] for v in variants}
         gold = truth(clip, names)
         learned = learned_counts(model, clip["video"])
         for k, name in enumerate(names):
             kind = "all" if k == 0 else "colour" if name in colours else "shape"
             total[kind] += 1
-            for per_step, suffix in ((soft, ""), (hard, " (hard)")):
+            for v, steps in per_step.items():
                 for how, reduce in REDUCE.items():
-                    right[how + suffix][kind] += int(round(float(reduce(per_step[:, k]))) == gold[k])
+                    right[label(how, *v)][kind] += int(round(float(reduce(steps[:, k]))) == gold[k])
             right["learned"][kind] += int(learned.get(name) == str(gold[k]))
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line), "?")
     print(f"{len(clips)} clips of {args.data} ({args.split}); {args.model}; CPU {cpu}")
     print("| count read | all objects | of a colour | of a shape |\n| --- | --- | --- | --- |")
     for how, hits in right.items():
-        label = (
-            "learned count tokens (nearest number)" if how == "learned" else f"derived, {how} over time steps"
-        )
+        name = "learned count tokens (nearest number)" if how == "learned" else f"derived, {how}"
         cells = " | ".join(
             f"{100 * hits[kind] / max(total[kind], 1):.1f}" for kind in ("all", "colour", "shape")
         )
-        print(f"| {label} | {cells} |")
+        print(f"| {name} | {cells} |")
     return 0
 
 

@@ -28,7 +28,7 @@ def object_list(model, video) -> list[list[dict]]:
     with torch.no_grad():
         tokens = model.encode_tokens(frames[None]).float()  # (1, N, D)
         cells = proj.cell_tokens(tokens, grid)  # (1, C, W)
-        probs, full = proj.word_weights(cells)
+        probs, full = proj.read_weights(cells, grid)
         picked = proj.picked_cells(full, grid)[0]  # (t, M)
     t, h, w = proj.cells(grid)
     steps = []
@@ -60,7 +60,7 @@ def counts(model, video) -> dict[str, str]:
             names = ["all"] + proj.counted_words()[: proj.cfg.count_words]
             out.update({name: NUMBERS[i] for name, i in zip(names, nearest.tolist())})
         if proj.cfg.cell_counts:
-            weights = proj.word_weights(proj.cell_tokens(tokens, model.grid))
+            weights = proj.read_weights(proj.cell_tokens(tokens, model.grid), model.grid)
             numbers = proj.counts_from_cells(weights, model.grid)[0]
             out.update({f"{w} (cells)": str(int(n)) for w, n in zip(proj.counted_words(), numbers)})
     return out
