@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 
 import torch
-import torch.nn.functional as F
 
 from vlm.model import VideoQAModel
 from vlm.read_out import counts as learned_counts
@@ -35,11 +34,9 @@ def word_weights(model, video: str):
 def step_counts(model, weights, hard: bool = False) -> tuple[list[str], torch.Tensor]:
     """The count names ("all", then the colour and shape words) and their expected numbers per
     time step (t, 1 + K), as ``projector.cell_counts`` reads them; ``hard``: each cell counts as its
-    likeliest words, or not at all when "nothing" is likelier than an object."""
-    proj, (probs, full) = model.projector, weights
-    if hard:
-        full = (full > 0.5).float()
-        probs = [F.one_hot(p.argmax(-1), p.shape[-1]).float() for p in probs]
+    likeliest words, or not at all when "nothing" is likelier than an object (``hard_weights``)."""
+    proj = model.projector
+    probs, full = proj.hard_weights(weights) if hard else weights
     steps = proj.cells(model.grid)[0]
     every = full[0, :, 0].unflatten(0, (steps, -1)).sum(1, keepdim=True)  # (t, 1)
     return ["all", *proj.counted_words()], torch.cat(

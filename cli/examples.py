@@ -7,6 +7,7 @@ taken from the world's own question generator. The app reads the result through 
 
     .venv/bin/python -m cli.examples
     .venv/bin/python -m cli.examples --answers   # print each suggested question's answer, write nothing
+    .venv/bin/python -m cli.examples --answers --model checkpoints/default   # and what a model answers
 """
 
 from __future__ import annotations
@@ -76,16 +77,41 @@ def example_answers(num_clips: int = 3, seed: int = 7) -> list[tuple[str, str, s
     return out
 
 
+def model_answers(model_dir: str, rows: list[tuple[str, str, str]]) -> list[str]:
+    """What the model in ``model_dir`` answers each (clip, question, _) of ``rows`` about the shipped
+    clip, as the app asks it (greedy, the app's token budget, no history)."""
+    from app.config import AppConfig
+    from vlm.model import VideoQAModel
+
+    model = VideoQAModel.from_pretrained(model_dir).eval()
+    gen = {"max_new_tokens": AppConfig().max_new_tokens, "do_sample": False}
+    return [
+        model.answer(model.load_frames(str(EXAMPLES_DIR / clip)), q, **gen).strip() for clip, q, _ in rows
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Render the examples, or with ``--answers`` print each suggested question's answer."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m cli.examples", description=__doc__.splitlines()[0])
     parser.add_argument("--answers", action="store_true", help="print the answers, write nothing")
+    parser.add_argument("--model", help="with --answers: also what this model answers, as the app asks")
     args = parser.parse_args(argv)
     if args.answers:
-        for clip, question, answer in example_answers():
-            print(f"{clip}\t{question}\t{answer}")
+        rows = example_answers()
+        replies = model_answers(args.model, rows) if args.model else [""] * len(rows)
+        for (clip, question, answer), reply in zip(rows, replies):
+            print(
+                "\t".join(
+                    [clip, question, answer]
+                    + (
+                        [reply, "right" if reply.lower().strip(" .") == answer.lower() else "WRONG"]
+                        if reply
+                        else []
+                    )
+                )
+            )
     else:
         for path in make_examples():
             print(path)

@@ -386,3 +386,18 @@ def test_example_questions_are_the_worlds_own_with_their_answers():
     for clip in {c for c, _, _ in answers}:
         assert [q for c, q, _ in answers if c == clip] == shipped[clip]
     assert all(a for _, _, a in answers)
+
+
+def test_example_clips_are_answered_by_a_saved_model_as_the_app_asks(model, tmp_path):
+    """`python -m cli.examples --answers --model DIR` asks the shipped clips as the app does."""
+    from app.clips import EXAMPLES_DIR
+    from cli.examples import model_answers
+
+    saved = model.save_pretrained(tmp_path / "model")
+    rows = [
+        ("world_1.mp4", "Count the squares.", "3"),
+        ("world_3.mp4", "Is the circle small or large?", "small"),
+    ]
+    gen = {"max_new_tokens": AppConfig().max_new_tokens, "do_sample": False}
+    expected = [model.answer(model.load_frames(str(EXAMPLES_DIR / c)), q, **gen).strip() for c, q, _ in rows]
+    assert model_answers(str(saved), rows) == expected

@@ -9,7 +9,7 @@ import torch
 
 from jepa_vqa.config import from_dict
 from jepa_vqa.errors import ConfigError
-from vlm.projector import ProjectorConfig, build_projector, pooled_grid
+from vlm.projector import ProjectorConfig, build_projector, component_labels, pooled_grid
 
 
 @pytest.mark.parametrize(
@@ -331,6 +331,68 @@ def test_cell_counts_name_each_colour_and_shape_with_its_number_of_objects():
     assert full.shape == (2, proj.num_tokens(grid), 40) == (2, 2 * (1 + 2 * 3) + 8, 40)
     with pytest.raises(ValueError, match="cell_counts needs object_words"):
         ProjectorConfig(kind="mlp-pool", cell_counts=True)
+
+
+def test_component_labels_join_cells_through_shared_sides_with_equal_keys():
+    on = torch.tensor(
+        [
+            [1, 1, 0, 1],
+            [0, 1, 0, 1],
+            [1, 1, 0, 1],
+            [1, 0, 1, 1],
+        ],
+        dtype=torch.bool,
+    )[None]  # (1, 4, 4)
+    key = torch.zeros(1, 4, 4, dtype=torch.long)
+    key[0, 3, 3] = 1  # the right column's last cell has another key
+    label = component_labels(on, key)[0]
+    expected = torch.tensor(
+        [
+            [0, 0, 2, 3],  # a snake from cell 0 down to cell 12: its smallest index spreads along it
+            [4, 0, 6, 3],  # off cells keep their own index
+            [0, 0, 10, 3],
+            [0, 13, 14, 15],  # 14 touches 15 (another key) and 10 (off): a component of its own
+        ]
+    )
+    assert torch.equal(label, expected)
+    diagonal = torch.tensor([[1, 0], [0, 1]], dtype=torch.bool)[None]  # corners do not join
+    assert component_labels(diagonal, torch.zeros(1, 2, 2, dtype=torch.long)).flatten().tolist() == [
+        0,
+        1,
+        2,
+        3,
+    ]
+
+
+def test_merged_cells_read_an_object_across_a_cell_border_once():
+    proj, table = _word_projector(object_words=3, cell_counts=True, merge_cells=True)
+    grid = (4, 4, 4)  # pooled to (2, 2, 2): 2 time steps of 2 x 2 cells
+    words = proj.table_words()
+    index = {w: i for i, w in enumerate(words)}
+    cells = table[index["nothing"]].repeat(1, 8, 1)  # (1, C, W): every cell empty at first
+    scenes = [  # per time step: cell -> (colour, shape); cells 0 and 1 share a side, as do 0 and 2
+        {0: ("red", "square"), 1: ("red", "square"), 3: ("blue", "circle")},  # one square on a border
+        {0: ("red", "square"), 2: ("blue", "circle"), 3: ("red", "circle")},  # 3 only touches 0's corner
+    ]
+    for step, objects in enumerate(scenes):
+        for cell, object_words in objects.items():
+            cells[0, step * 4 + cell] = sum(table[index[w]] for w in ("small", *object_words))
+    out = proj.read_words(cells, grid)  # (1, t*M*G, W) = (1, 2*3*3, W)
+    unit = torch.nn.functional.normalize
+    nearest = [words[i] for i in (unit(out[0], dim=-1) @ unit(table, dim=-1).T).argmax(-1)]
+    assert " ".join(nearest) == " ".join(
+        ["small red square", "nothing nothing nothing", "small blue circle"]  # the border's 2nd cell: empty
+        + ["small red square", "small blue circle", "small red circle"]
+    )
+    counts = proj.read_counts(proj.read_weights(cells, grid), grid)  # (1, 2K, W)
+    nearest = [words[i] for i in (unit(counts[0], dim=-1) @ unit(table, dim=-1).T).argmax(-1)]
+    assert nearest == ["red", "2", "blue", "1", "circle", "2", "square", "1"]  # the most in a time step
+    proj.cfg = dataclasses.replace(proj.cfg, merge_cells=False)
+    out = proj.read_words(cells, grid)
+    nearest = [words[i] for i in (unit(out[0], dim=-1) @ unit(table, dim=-1).T).argmax(-1)]
+    assert " ".join(nearest[:9]) == "small red square small red square small blue circle"  # read twice
+    with pytest.raises(ValueError, match="merge_cells needs object_words"):
+        ProjectorConfig(kind="mlp-pool", merge_cells=True)
 
 
 def test_object_words_replace_the_cells_and_keep_the_count_tokens():

@@ -462,12 +462,26 @@ class MLPPoolProjector(PoolMLPProjector):
 
     def counts_from_cells(self, weights, grid: tuple[int, int, int]) -> torch.Tensor:
         """:meth:`read_weights` of the cells -> the number of objects of each counted word (B, K):
-        over the time steps of :meth:`step_counts` the (lower) median, or with ``merge_cells`` (each
-        object read once) the maximum, rounded."""
-        probs, full = weights
-        per_step = self.step_counts(probs, full, grid)  # (B, t, K)
-        counts = per_step.amax(1) if self.cfg.merge_cells else per_step.median(1).values  # (B, K)
+        over the time steps of :meth:`step_counts` the (lower) median, rounded; with ``merge_cells``
+        (each object read once) the maximum, each object counted as its likeliest words
+        (:meth:`hard_weights`: three objects each 0.7 square are three squares, not 2.1)."""
+        if self.cfg.merge_cells:
+            per_step = self.step_counts(*self.hard_weights(weights), grid)  # (B, t, K)
+            counts = per_step.amax(1)  # (B, K)
+        else:
+            counts = self.step_counts(*weights, grid).median(1).values  # (B, K)
         return counts.round().clamp(0, len(NUMBERS) - 1).long()
+
+    def hard_weights(self, weights):
+        """Word weights -> the same, each cell either an object (chance > 0.5) with its likeliest word
+        of every group (of the shapes, the likeliest object shape) or empty: G x (B, C, V_g), (B, C, 1)."""
+        probs, full = weights
+        on = (full > 0.5).to(full.dtype)  # (B, C, 1)
+        hard = [F.one_hot(p.argmax(-1), p.shape[-1]).to(p.dtype) for p in probs]
+        shape = list(self.cfg.words).index("shape")
+        objects = probs[shape][..., :-1]  # (B, C, V_shape - 1): the shapes an object can have
+        hard[shape] = torch.cat([F.one_hot(objects.argmax(-1), objects.shape[-1]).to(on) * on, 1 - on], -1)
+        return hard, on
 
     def read_counts(self, weights, grid: tuple[int, int, int]) -> torch.Tensor:
         """:meth:`read_weights` of the cells -> per counted word its embedding, then its number's
