@@ -395,6 +395,22 @@ def test_merged_cells_read_an_object_across_a_cell_border_once():
         ProjectorConfig(kind="mlp-pool", merge_cells=True)
 
 
+def test_merged_counts_count_each_object_as_its_likeliest_shape():
+    proj, _ = _word_projector(cell_counts=True, merge_cells=True)
+    grid = (4, 4, 4)  # pooled to (2, 2, 2): 2 time steps of 2 x 2 cells
+    shape = torch.tensor([0.3, 0.6, 0.1])  # circle, square, nothing: an object, likeliest a square
+    empty = torch.tensor([0.0, 0.0, 1.0])
+    shapes = torch.stack([shape, shape, shape, empty] * 2)[None]  # (1, C, 3)
+    colours = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]] * 2)[None]  # red, blue, red
+    sizes = torch.tensor([[1.0, 0.0]]).expand(1, 8, 2)
+    weights = ([sizes, colours, shapes], 1 - shapes[..., -1:])
+    merged = proj.merged_weights(weights, grid)  # cells 0 and 2 share a side and red: one object
+    assert proj.step_counts(*merged, grid)[0, 0, -1] == pytest.approx(1.2)  # the soft sum: 1.2 squares
+    assert proj.counts_from_cells(merged, grid)[0].tolist() == [1, 1, 0, 2]  # red, blue, circle, square
+    hard, on = proj.hard_weights(merged)
+    assert on[0, :, 0].tolist() == [1, 1, 0, 0] * 2 and hard[2][0, 0].tolist() == [0, 1, 0]
+
+
 def test_object_words_replace_the_cells_and_keep_the_count_tokens():
     proj, _ = _word_projector(count_token=True, count_words=2)
     grid, tokens = (4, 4, 4), torch.randn(3, 64, 24)
