@@ -102,16 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = example_answers()
         replies = model_answers(args.model, rows) if args.model else [""] * len(rows)
         for (clip, question, answer), reply in zip(rows, replies):
-            print(
-                "\t".join(
-                    [clip, question, answer]
-                    + (
-                        [reply, "right" if reply.lower().strip(" .") == answer.lower() else "WRONG"]
-                        if reply
-                        else []
-                    )
-                )
-            )
+            right = reply.lower().strip(" .") == answer.lower()
+            verdict = [reply, "right" if right else "WRONG"] if args.model else []
+            print("\t".join([clip, question, answer, *verdict]))
     else:
         for path in make_examples():
             print(path)

@@ -109,9 +109,10 @@ class ProjectorConfig:
     # with object_words: each object read once. An object crossing a cell border shows in both
     # cells; per time step, cells that share a side, likely show an object (chance > 0.5) and have the
     # same likeliest colour are one object, read out at its first cell in reading order (their word
-    # weights averaged, weighted by each cell's chance); every other cell reads as empty, and
-    # ``cell_counts`` takes the most objects any time step shows instead of the median
-    # (benchmarks/derived_counts.py: of a colour 94.8% right on unseen clips, of a shape 65.2%)
+    # weights averaged, weighted by each cell's chance); every other cell reads as empty.
+    # ``cell_counts`` then counts each object as its likeliest colour and shape and takes the most
+    # objects any time step shows, not the median (benchmarks/derived_counts.py: of a colour 94.8%
+    # right on unseen clips, of a shape 65.2%; but the LLM does not read them: benchmarks/count_use.py)
     merge_cells: bool = False
 
     def __post_init__(self) -> None:
