@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from count_use import asked_word  # noqa: E402
+from count_use import ask, asked_word  # noqa: E402
 
 from vlm.model import VideoQAModel  # noqa: E402
 from worlds.formats import read_clips  # noqa: E402
@@ -31,17 +31,6 @@ def count_tokens(model, video: str) -> torch.Tensor:
     proj = model.projector
     cells = proj.cell_tokens(model.encode_tokens(model.load_frames(video)[None]).float(), model.grid)
     return proj.count(cells.detach(), model.grid)
-
-
-def choose(model, video: str, prompt: str, options: list[str], counts: torch.Tensor | None) -> str:
-    """The option chosen for ``prompt``'s question; ``counts``: count tokens in place of the clip's."""
-    proj = model.projector
-    if counts is not None:
-        proj.count = lambda cells, grid: counts
-    try:
-        return model.answer(video, prompt.split("\n")[0], options=options)
-    finally:
-        proj.__dict__.pop("count", None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         clip = s["id"].rsplit("-q", 1)[0]
         other = order[(order.index(clip) + 1) % len(order)]
         video, options = clips[clip], s["options"]
-        own = choose(model, video, s["prompt"], options, None)
-        swapped = choose(model, video, s["prompt"], options, count_tokens(model, clips[other]))
+        own = ask(model, video, s["prompt"], options)
+        swapped = ask(model, video, s["prompt"], options, "count", count_tokens(model, clips[other]))
         kind = "all" if asked_word(s["prompt"], words) is None else "word"
         results[kind].append((s["answer_text"], own, swapped))
     print(f"{args.model}: count questions asked with the clip's own count tokens, then another clip's")

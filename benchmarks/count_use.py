@@ -37,17 +37,21 @@ def true_counts(clip: dict, words: list[str]) -> dict[str, int]:
     return {w: sum(w in (o["colour"], o["shape"]) for o in clip["objects"]) for w in words}
 
 
-def ask(model, video: str, prompt: str, options: list[str], counts: dict[str, int] | None) -> int:
-    """The option the model chooses for the question of ``prompt``; ``counts``: handed in place of
-    the cells' own counts (the projector's ``counts_from_cells`` answers with them for this call)."""
+def ask(model, video: str, prompt: str, options: list[str], method: str = "", value=None) -> str:
+    """The option the model chooses for the question of ``prompt``; with ``method``, that projector
+    method answers ``value`` for this one call (the counts handed in place of the clip's own)."""
     proj = model.projector
-    if counts is not None:
-        forced = torch.tensor([[counts[w] for w in proj.counted_words()]])  # (1, K)
-        proj.counts_from_cells = lambda weights, grid: forced
+    if method:
+        setattr(proj, method, lambda *args: value)
     try:
-        return int(model.answer(video, prompt.split("\n")[0], options=options))
+        return model.answer(video, prompt.split("\n")[0], options=options)
     finally:
-        proj.__dict__.pop("counts_from_cells", None)
+        proj.__dict__.pop(method, None)
+
+
+def forced_counts(model, counts: dict[str, int]) -> torch.Tensor:
+    """``counts`` as ``counts_from_cells`` returns them (1, K)."""
+    return torch.tensor([[counts[w] for w in model.projector.counted_words()]])
 
 
 def asked_word(prompt: str, words: list[str]) -> str | None:
@@ -81,8 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         chosen = options[ord(s["choice"]) - ord("A")]
         rows.append((int(s["answer_text"]), handed, int(chosen), str(handed) in options))
         if args.truth:
+            truth = forced_counts(model, true_counts(clips[clip], words))
             asked.append(
-                [ask(model, video, s["prompt"], options, c) for c in (None, true_counts(clips[clip], words))]
+                [
+                    int(ask(model, video, s["prompt"], options, *how))
+                    for how in ((), ("counts_from_cells", truth))
+                ]
             )
     n = len(rows)
     right = [r for r in rows if r[1] == r[0]]

@@ -54,9 +54,9 @@ def test_count_swap_replaces_exactly_the_count_tokens_and_restores_them(swap, tm
         own = model.encode_video(str(tiny_mp4))  # (K, W): the cells, then the 3 count tokens
         assert torch.allclose(own[-3:], swap.count_tokens(model, str(tiny_mp4))[0], atol=1e-5)
         other = torch.randn(1, 3, own.shape[-1])
-        model.projector.count = lambda cells, grid: other  # what choose() does for one call
+        model.projector.count = lambda cells, grid: other  # what ask() does for one call
         swapped = model.encode_video(str(tiny_mp4))
         del model.projector.count
     assert torch.equal(swapped[:-3], own[:-3]) and torch.equal(swapped[-3:], other[0].to(swapped.dtype))
-    answer = swap.choose(model, str(tiny_mp4), "How many objects?\nOptions: 1, 2.", ["1", "2"], other)
+    answer = swap.ask(model, str(tiny_mp4), "How many objects?\nOptions: 1, 2.", ["1", "2"], "count", other)
     assert answer in ("1", "2") and "count" not in model.projector.__dict__  # the model's own again
