@@ -36,6 +36,7 @@ declare -A ROWS=(
   [object-words-long]="stage1.empty_apart=true projector.count_token=true projector.count_words=9 projector.count_detach=true projector.count_word_identity=true stage2.open_fraction=0.5 projector.object_words=8 projector.step_words=[start,then,then,end] train.steps=1320"
   [cell-counts]="stage1.empty_apart=true projector.count_token=true projector.count_detach=true stage2.open_fraction=0.5 projector.object_words=8 projector.step_words=[start,then,then,end] train.steps=1320 projector.cell_counts=true"
   [merged-counts]="stage1.empty_apart=true projector.count_token=true projector.count_detach=true stage2.open_fraction=0.5 projector.object_words=8 projector.step_words=[start,then,then,end] train.steps=1320 projector.cell_counts=true projector.merge_cells=true"
+  [asked-count]="stage1.empty_apart=true projector.count_token=true projector.count_detach=true stage2.open_fraction=0.5 projector.object_words=8 projector.step_words=[start,then,then,end] train.steps=1320 projector.cell_counts=true projector.merge_cells=true projector.asked_count=true"
   [overfit32]="projector.input_positions=512 projector.kind=mlp-pool projector.pool=max data.max_clips=32 stage1.data=qa stage1.steps=240 stage1.batch_size=4 stage1.lr=3e-3 train.steps=240"
 )
 for row in "${@:-${!ROWS[@]}}"; do

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 
 import torch
 
 from vlm.model import VideoQAModel
+from vlm.processor import asked_word as processor_asked_word
 from worlds.formats import read_clips
 
 
@@ -55,9 +55,9 @@ def forced_counts(model, counts: dict[str, int]) -> torch.Tensor:
 
 
 def asked_word(prompt: str, words: list[str]) -> str | None:
-    """The colour or shape a "how many" question asks about ("squares" -> "square"), if any."""
-    question = prompt.split("?")[0].lower()
-    return next((w for w in words if re.search(rf"\b{w}s?\b", question)), None)
+    """The colour or shape a counting prompt asks about ("squares" -> "square"), if any: the
+    processor's reading of its question line (the options after it name no word)."""
+    return processor_asked_word(prompt.split("\n")[0], words)
 
 
 def main(argv: list[str] | None = None) -> int:

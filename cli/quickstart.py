@@ -4,6 +4,7 @@ Run it::
 
     jepa-vqa quickstart                      # or: make default-model
     jepa-vqa quickstart --config configs/quickstart.yaml --out checkpoints/default pretrain.train.steps=100
+    jepa-vqa quickstart encoder=checkpoints/default   # no pretraining: the shipped model's encoder
 
 Each stage is the same library call its own command makes (``world``, ``pretrain``, ``align``,
 ``eval``), with the stage's YAML preset plus the overrides listed in the quickstart config. Work
@@ -38,6 +39,9 @@ class QuickstartConfig:
     world: StageConfig = field(default_factory=lambda: StageConfig("configs/world/tiny.yaml"))
     pretrain: StageConfig = field(default_factory=lambda: StageConfig("configs/pretrain/tiny.yaml"))
     align: StageConfig = field(default_factory=lambda: StageConfig("configs/align/tiny.yaml"))
+    # an encoder to reuse instead of pretraining one: a pretraining run's dir or a VideoQA model dir
+    # (``encoder=checkpoints/default``: align the current recipe on the shipped encoder)
+    encoder: str = ""
     eval_task: str = "world-qa"
     eval_limit: int = 0  # 0 = the whole test split
     workers: int = 2  # processes writing the world
@@ -66,6 +70,9 @@ def build_world(cfg: QuickstartConfig, work: Path) -> Path:
 def pretrain_encoder(cfg: QuickstartConfig, work: Path, world: Path) -> Path:
     from encoder.pretrain import PretrainConfig, pretrain
 
+    if cfg.encoder:
+        print(f"pretrain: reusing the encoder of {cfg.encoder}")
+        return Path(cfg.encoder)
     out = work / "encoder"
     overrides = [f"data.path={world}", *cfg.pretrain.overrides]
     return pretrain(load_config(PretrainConfig, cfg.pretrain.config, overrides), out)
@@ -88,27 +95,39 @@ def evaluate(cfg: QuickstartConfig, model_dir: Path, world: Path, work: Path) ->
     )
 
 
-def ship(model_dir: Path, encoder_dir: Path, out: Path, results: dict, seconds: float, report: Path) -> None:
+def ship(
+    model_dir: Path,
+    encoder_dir: Path,
+    out: Path,
+    results: dict,
+    seconds: float,
+    report: Path,
+    command: str = "jepa-vqa quickstart",
+) -> None:
     """Copy the model files (not the run's cache and checkpoints) to ``out``, results in the card,
     plus the encoder's predictor so that the app can draw surprise curves."""
-    from encoder.surprise import save_bundled_world_model
+    from encoder.surprise import WORLD_MODEL_DIR, save_bundled_world_model
     from vlm.model import VideoQAModel
 
     model = VideoQAModel.from_pretrained(model_dir)
     card = dict(model.config.card)
     card["results"] = report.read_text() if report.is_file() else json.dumps(results.get("metrics", {}))
-    card["quickstart"] = {"total time": f"{seconds / 60:.1f} min", "command": "jepa-vqa quickstart"}
+    card["quickstart"] = {"total time": f"{seconds / 60:.1f} min", "command": command}
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, card=card)
-    save_bundled_world_model(encoder_dir / "objective", tmp)
+    if (encoder_dir / "objective").is_dir():  # a pretraining run
+        save_bundled_world_model(encoder_dir / "objective", tmp)
+    elif (encoder_dir / WORLD_MODEL_DIR).is_dir():  # a model dir: its bundled world model
+        shutil.copytree(encoder_dir / WORLD_MODEL_DIR, tmp / WORLD_MODEL_DIR)
     if out.exists():
         shutil.rmtree(out)
     tmp.replace(out)
 
 
-def quickstart(cfg: QuickstartConfig, out: str | Path) -> Path:
-    """Run every stage (skipping finished ones) and write the final model dir to ``out``."""
+def quickstart(cfg: QuickstartConfig, out: str | Path, command: str = "jepa-vqa quickstart") -> Path:
+    """Run every stage (skipping finished ones) and write the final model dir to ``out``; the card
+    names ``command`` as what made it."""
     work, out = Path(cfg.work_dir), Path(out)
     work.mkdir(parents=True, exist_ok=True)
     save_config(cfg, work / "quickstart.yaml")
@@ -122,7 +141,7 @@ def quickstart(cfg: QuickstartConfig, out: str | Path) -> Path:
     _banner("4/4 evaluate")
     results = evaluate(cfg, model_dir, world, work)
     seconds = time.time() - start
-    ship(model_dir, encoder_dir, out, results, seconds, work / "eval" / "report.md")
+    ship(model_dir, encoder_dir, out, results, seconds, work / "eval" / "report.md", command)
     report = work / "eval" / "report.md"
     if report.is_file():
         print(report.read_text())
@@ -132,7 +151,7 @@ def quickstart(cfg: QuickstartConfig, out: str | Path) -> Path:
 
 def _run(args: argparse.Namespace) -> int:
     cfg = load_config(QuickstartConfig, args.config, args.overrides)
-    quickstart(cfg, args.out)
+    quickstart(cfg, args.out, " ".join(["jepa-vqa quickstart", *args.overrides]))
     return 0
 
 

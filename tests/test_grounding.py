@@ -300,10 +300,11 @@ def test_cell_counts_survive_save_and_load_and_read_out_shows_what_the_llm_reads
     world_and_llm, tmp_path, capsys
 ):
     from vlm.model import VideoQAModel
+    from vlm.projector import word_embeddings
     from vlm.read_out import counts, main, object_list
 
     words = ("projector.kind=mlp-pool", "projector.object_words=3", "projector.time_steps=4")
-    words += ("projector.cell_counts=true", "projector.count_token=true")
+    words += ("projector.cell_counts=true", "projector.count_token=true", "projector.asked_count=true")
     cfg = _cfg(world_and_llm, *words, "stage1.steps=4", "train.steps=6", "stage1.batch_size=4")
     model = VideoQAModel.from_pretrained(train(cfg, tmp_path / "run"))
     counted = model.projector.counted_words()  # the world's colours, then its shapes
@@ -318,6 +319,20 @@ def test_cell_counts_survive_save_and_load_and_read_out_shows_what_the_llm_reads
     assert all(n.isdigit() for n in numbers.values())
     assert main(["--model", str(tmp_path / "run"), video]) == 0
     assert "time step 4:" in capsys.readouterr().out
+    assert "the count a question asks for placed after it" in (tmp_path / "run" / "README.md").read_text()
+    question = f"How many {counted[0]} objects are there?"  # the slot holds the number read off the cells
+    batch = model.processor.collate([model.processor.encode(question)])
+    with torch.no_grad():
+        video_embeds = model.encode_videos([video])  # (1, K, W)
+        embeds = model.embed_inputs(
+            batch["input_ids"], batch["video_mask"], video_embeds, batch["count_slots"]
+        )
+    ((_, slot),) = (batch["count_slots"] >= 0).nonzero().tolist()
+    number = numbers[f"{counted[0]} (cells)"]
+    table = model.llm.get_input_embeddings().weight
+    expected = word_embeddings(model.tokenizer, table, [number])[0].to(embeds)
+    assert torch.allclose(embeds[0, slot], expected, rtol=1e-2, atol=1e-2)  # bf16 LLM: rounded
+    assert model.answer(video, question, options=["0", "1", "2"]) in ("0", "1", "2")
     plain = _cfg(world_and_llm, "stage1.steps=1", "train.steps=2")
     assert main(["--model", str(train(plain, tmp_path / "plain")), video]) == 2
     assert "cell tokens, not words" in capsys.readouterr().err

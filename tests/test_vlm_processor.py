@@ -11,6 +11,7 @@ from vlm.processor import (
     MC_INSTRUCTION,
     PromptConfig,
     VideoQAProcessor,
+    asked_word,
     format_answer,
     format_question,
     validate_question,
@@ -142,6 +143,7 @@ def test_truncation_drops_history_but_never_video(tokenizer):
         (None, "must be text"),
         ("bad\x00nul", "control characters"),
         ("<|video|> hi", "reserved"),
+        ("How many <|count|>?", "reserved"),
     ],
 )
 def test_bad_questions(bad, match, proc):
@@ -182,3 +184,51 @@ def test_grouped_questions_without_video_share_the_system_turn(proc):
     assert sum(label != IGNORE_INDEX for label in item.labels) == 2 * sum(
         label != IGNORE_INDEX for label in first.labels
     )  # "left" and "two" are one token each in the test vocabulary
+
+
+ASKED = {"red": 2, "square": 4}  # word -> the video token holding its count
+
+
+def test_asked_word_is_the_one_counted_word_a_counting_question_names():
+    assert asked_word("Count the squares.", ASKED) == "square"
+    assert asked_word("How many RED objects are there?", ASKED) == "red"
+    assert asked_word("What is the number of squares?", ASKED) == "square"
+    assert asked_word("What colour is the square?", ASKED) is None  # not a counting question
+    assert asked_word("How many red squares are there?", ASKED) is None  # two words: which count?
+    assert asked_word("How many objects are there?", ASKED) is None
+    assert asked_word("How many redder, squared things?", ASKED) is None  # whole words or plurals
+
+
+def test_a_counting_question_gets_a_count_line_whose_number_is_a_video_token_slot(tokenizer):
+    proc = VideoQAProcessor(tokenizer, num_video_tokens=K, asked_counts=ASKED)
+    item = proc.encode("Count the squares.", options=["2", "3"], answer="3")
+    ((position, index),) = item.count_slots
+    assert tokenizer.decode(item.input_ids[:position]).endswith("Count the squares.\nsquare count: ")
+    assert index == 4 and item.input_ids[position] == tokenizer.pad_token_id
+    assert position > item.video_start + K
+    after = tokenizer.decode(item.input_ids[position + 1 :])
+    assert after.startswith("\nOptions: 2, 3.") and "<|count|>" not in tokenizer.decode(item.input_ids)
+    assert proc.encode("Count the squares.", has_video=False).count_slots == []  # blind: no video
+    assert proc.encode("Which colour is the square?").count_slots == []
+    plain = VideoQAProcessor(tokenizer, num_video_tokens=K).encode("Count the squares.")
+    assert plain.count_slots == [] and len(item) > len(plain)
+
+
+def test_count_slots_follow_their_question_through_groups_options_and_padding(tokenizer):
+    proc = VideoQAProcessor(tokenizer, num_video_tokens=K, asked_counts=ASKED)
+    questions = ["Which way?", "How many red objects?", "Count the squares."]
+    row = proc.encode_group(questions, ["left", "1", "2"])
+    alone = [proc.encode(q, answer=a) for q, a in zip(questions[1:], ["1", "2"])]
+    head = row.segments.count(0)
+    assert [i for _, i in row.count_slots] == [2, 4]
+    for (position, _), item in zip(row.count_slots, alone):  # the same tokens lead up to each slot
+        ((own, _),) = item.count_slots
+        assert row.input_ids[position - (own - head) : position] == item.input_ids[head:own]
+    options = proc.encode_options("Count the squares.", ["2", "3"])
+    assert len(options.count_slots) == 1 and options.count_slots[0][0] < options.segments.count(0)
+    batch = proc.collate([alone[0], row], padding_side="right")
+    slots = batch["count_slots"]  # (B, L)
+    assert slots[1][slots[1] >= 0].tolist() == [2, 4] and int((slots >= 0).sum()) == 3
+    left = proc.collate([alone[0], proc.encode("Count the squares.")], padding_side="left")["count_slots"]
+    ((position, _),) = proc.encode("Count the squares.").count_slots
+    assert left[1, -len(proc.encode("Count the squares.")) + position] == 4

@@ -39,7 +39,9 @@ class Answering:
         with torch.no_grad():
             seen = [v for v in videos if v is not None]
             video_embeds = self.encode_videos(seen) if seen else None  # (Bv, K, W)
-            return self.embed_inputs(batch["input_ids"], batch["video_mask"], video_embeds)
+            return self.embed_inputs(
+                batch["input_ids"], batch["video_mask"], video_embeds, batch["count_slots"]
+            )
 
     def prepare_prompts(self, videos, questions, options=None, histories=None) -> dict:
         """Left-padded generation inputs: ``inputs_embeds`` (B, L, W) and ``attention_mask`` (B, L)."""

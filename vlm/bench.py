@@ -87,7 +87,9 @@ def time_answer(
     video_embeds = model.project(model.encode_tokens(frames))  # (1, K, W)
     t2 = time.perf_counter()
     batch = model.processor.collate([model.processor.encode(question)], padding_side="left")
-    embeds = model.embed_inputs(batch["input_ids"], batch["video_mask"], video_embeds)  # (1, L, W)
+    embeds = model.embed_inputs(
+        batch["input_ids"], batch["video_mask"], video_embeds, batch["count_slots"]
+    )  # (1, L, W)
     inputs = {"inputs_embeds": embeds, "attention_mask": batch["attention_mask"].to(model.device)}
     c3, t3 = time.process_time(), time.perf_counter()
     generate_ids(model, inputs, fast=fast, max_new_tokens=1)  # the prefill alone, plus one LM head

@@ -38,6 +38,8 @@ def _read_out(projector) -> str:
         parts.append("a word opening each time step")
     if projector.count_token:
         parts.append("count tokens")
+    if projector.asked_count:
+        parts.append("the count a question asks for placed after it")
     return f": {', '.join(parts)}" if parts else ""
 
 

@@ -90,7 +90,8 @@ class VideoQAModel(Answering, nn.Module):
         self.num_video_tokens = self.projector.num_tokens(self.grid)
         context = getattr(llm.config, "max_position_embeddings", None) or config.prompt.max_length
         prompt = replace(config.prompt, max_length=min(config.prompt.max_length, context))
-        self.processor = VideoQAProcessor(tokenizer, self.num_video_tokens, prompt)
+        asked = self.projector.asked_counts(self.grid) if config.projector.asked_count else {}
+        self.processor = VideoQAProcessor(tokenizer, self.num_video_tokens, prompt, asked)
         self._freeze()
 
     # -- construction ------------------------------------------------------------------------------
@@ -306,8 +307,9 @@ class VideoQAModel(Answering, nn.Module):
         return self.encode_videos([video])[0]
 
     # -- the LLM side ------------------------------------------------------------------------------
-    def embed_inputs(self, input_ids, video_mask, video_embeds=None) -> torch.Tensor:
-        """Token embeddings with the video embeddings (Bv, K, W) spliced in at ``video_mask``."""
+    def embed_inputs(self, input_ids, video_mask, video_embeds=None, count_slots=None) -> torch.Tensor:
+        """Token embeddings with the video embeddings (Bv, K, W) spliced in at ``video_mask``, and
+        at an asked count's slot (``count_slots`` (B, L) >= 0) the video token it names."""
         embeds = self.llm.get_input_embeddings()(input_ids.to(self.device))  # (B, L, W)
         slots = int(video_mask.sum())
         given = 0 if video_embeds is None else video_embeds.shape[0] * video_embeds.shape[1]
@@ -316,6 +318,11 @@ class VideoQAModel(Answering, nn.Module):
         if slots:
             mask = video_mask.to(self.device)[..., None]  # (B, L, 1)
             embeds = embeds.masked_scatter(mask, video_embeds.to(embeds.dtype))
+        if count_slots is not None and bool((count_slots >= 0).any()):
+            rows, cols = (count_slots >= 0).nonzero(as_tuple=True)  # (S,), (S,)
+            clip = video_mask.any(1).long().cumsum(0) - 1  # (B,): each row's video among the Bv
+            picked = video_embeds[clip[rows].to(self.device), count_slots[rows, cols].to(self.device)]
+            embeds = embeds.index_put((rows.to(self.device), cols.to(self.device)), picked.to(embeds.dtype))
         return embeds  # (B, L, W)
 
     def forward(self, batch: dict) -> torch.Tensor:
@@ -328,7 +335,9 @@ class VideoQAModel(Answering, nn.Module):
         else:
             tokens = None
         video_embeds = None if tokens is None else self.project(tokens)  # (Bv, K, W)
-        embeds = self.embed_inputs(batch["input_ids"], batch["video_mask"], video_embeds)
+        embeds = self.embed_inputs(
+            batch["input_ids"], batch["video_mask"], video_embeds, batch.get("count_slots")
+        )
         labels = batch["labels"].to(self.device)  # (B, L)
         targets = labels[:, 1:]  # position p predicts token p + 1
         keep = (targets != -100).any(dim=0).nonzero().squeeze(1)  # (P,) positions that predict answers

@@ -19,6 +19,7 @@ option's tokens (:meth:`VideoQAProcessor.encode_options`), as lm-evaluation-harn
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass, field
 
@@ -27,6 +28,8 @@ import torch
 from jepa_vqa.errors import UserError
 
 VIDEO_PLACEHOLDER = "<|video|>"
+COUNT_PLACEHOLDER = "<|count|>"  # where an asked count's number embedding goes (``asked_counts``)
+COUNT_CUE = re.compile(r"\b(how many|count|number of)\b", re.IGNORECASE)
 MAX_QUESTION_CHARS = 2000
 MC_INSTRUCTION = "Answer with one of the options."
 IGNORE_INDEX = -100
@@ -55,8 +58,9 @@ def validate_text(text: object, what: str = "question") -> str:
         raise UserError(f"{what} is {len(text)} characters long (the limit is {MAX_QUESTION_CHARS})")
     if any(not ch.isprintable() and ch not in "\n\t\r" for ch in text):
         raise UserError(f"{what} contains control characters (not plain text)")
-    if VIDEO_PLACEHOLDER in text:
-        raise UserError(f"{what} must not contain the reserved marker {VIDEO_PLACEHOLDER}")
+    for marker in (VIDEO_PLACEHOLDER, COUNT_PLACEHOLDER):
+        if marker in text:
+            raise UserError(f"{what} must not contain the reserved marker {marker}")
     return text
 
 
@@ -103,6 +107,16 @@ def format_answer(answer: str, options: list[str] | None = None) -> str:
     raise UserError(f"answer {answer!r} is not one of the options {options}")
 
 
+def asked_word(question: str, words) -> str | None:
+    """The one word of ``words`` a counting question ("how many", "count", "number of") names,
+    plural or not ("Count the squares." -> "square"); ``None`` for any other question, or one that
+    names none or several of them."""
+    if not COUNT_CUE.search(question):
+        return None
+    named = [w for w in words if re.search(rf"\b{re.escape(w)}(e?s)?\b", question, re.IGNORECASE)]
+    return named[0] if len(named) == 1 else None
+
+
 def with_scene(question: str, scene: str) -> str:
     """A question preceded by a scene description in words (the perfect-perception bound's input:
     the ground-truth description stands where the video would)."""
@@ -118,6 +132,7 @@ class Encoded:
     video_start: int | None
     num_video_tokens: int = 0
     dropped_turns: int = 0  # history pairs cut from the left to fit max_length
+    count_slots: list[tuple[int, int]] = field(default_factory=list)  # (position, video token index)
     segments: list[int] | None = None  # grouped questions: 0 = shared prefix, j = the j-th question
     positions: list[int] | None = None  # grouped questions: each restarts after the shared prefix
 
@@ -127,11 +142,17 @@ class Encoded:
 
 @dataclass
 class VideoQAProcessor:
-    """Turns (question, history, answer) into token ids with a video slot; pads batches."""
+    """Turns (question, history, answer) into token ids with a video slot; pads batches.
+
+    ``asked_counts`` (word -> index of a video token): a counting question about a video that names
+    one of these words gets one more line, ``"<word> count: N"``, whose N is a slot filled with that
+    video token (the number the projector read off the cells, ``projector.asked_count``): the count
+    the question asks for sits in the question, with nothing for the LLM to look up."""
 
     tokenizer: object
     num_video_tokens: int
     prompt: PromptConfig = field(default_factory=PromptConfig)
+    asked_counts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.tokenizer.pad_token_id is None:
@@ -188,15 +209,22 @@ class VideoQAProcessor:
         return head + tail, labels
 
     # -- encoding ----------------------------------------------------------------------------------
-    def _encode_once(self, question, history, has_video, answer) -> Encoded:
+    def _encode_once(self, question, history, has_video, answer, count_word=None) -> Encoded:
         msgs = self.messages(question, history, has_video)
         prompt_text = self.render(msgs, generation_prompt=True)
+        slots = []
         if has_video:
             before, after = prompt_text.split(VIDEO_PLACEHOLDER, 1)
             before_ids = self._ids(before)
             k = self.num_video_tokens
-            ids = before_ids + [self.tokenizer.pad_token_id] * k + self._ids(after)
+            ids = before_ids + [self.tokenizer.pad_token_id] * k
             video_start = len(before_ids)
+            if count_word is not None:  # the count line of the question: one slot for its number
+                head, after = after.split(COUNT_PLACEHOLDER, 1)
+                ids += self._ids(head)
+                slots.append((len(ids), self.asked_counts[count_word]))
+                ids.append(self.tokenizer.pad_token_id)
+            ids += self._ids(after)
         else:
             ids, video_start, k = self._ids(prompt_text), None, 0
         labels = [IGNORE_INDEX] * len(ids)
@@ -206,7 +234,7 @@ class VideoQAProcessor:
                 raise UserError("the chat template does not extend the prompt with the answer")
             answer_ids, answer_labels = self._answer_ids(full_text[len(prompt_text) :], answer)
             ids, labels = ids + answer_ids, labels + answer_labels
-        return Encoded(ids, labels, video_start, k)
+        return Encoded(ids, labels, video_start, k, count_slots=slots)
 
     def encode(
         self,
@@ -218,7 +246,12 @@ class VideoQAProcessor:
     ) -> Encoded:
         """Tokenise one conversation. Too long: drop history pairs from the left (the video slot
         moves to the first kept turn); still too long: ``UserError``. Video tokens are never cut."""
-        question = format_question(question, options)
+        asked = validate_text(question).strip()
+        count_word = asked_word(asked, self.asked_counts) if has_video else None
+        question = format_question(asked, options)  # starts with ``asked``
+        if count_word is not None:  # the count line right after the question, before its options
+            line = f"{count_word} count: {COUNT_PLACEHOLDER}"
+            question = f"{asked}\n{line}{question[len(asked) :]}"
         history = [
             (validate_text(u, "history question"), validate_text(a, "history answer"))
             for u, a in (history or [])
@@ -226,7 +259,7 @@ class VideoQAProcessor:
         if answer is not None:
             answer = format_answer(answer, options)
         for dropped in range(len(history) + 1):
-            item = self._encode_once(question, history[dropped:], has_video, answer)
+            item = self._encode_once(question, history[dropped:], has_video, answer, count_word)
             if len(item) <= self.prompt.max_length:
                 item.dropped_turns = dropped
                 return item
@@ -287,6 +320,7 @@ class VideoQAProcessor:
         labels = torch.full((batch_size, length), IGNORE_INDEX, dtype=torch.long)
         attention_mask = torch.zeros(batch_size, length, dtype=torch.long)
         video_mask = torch.zeros(batch_size, length, dtype=torch.bool)
+        count_slots = torch.full((batch_size, length), -1, dtype=torch.long)
         for row, it in enumerate(items):
             offset = length - len(it) if padding_side == "left" else 0
             span = slice(offset, offset + len(it))
@@ -296,11 +330,14 @@ class VideoQAProcessor:
             if it.video_start is not None:
                 start = offset + it.video_start
                 video_mask[row, start : start + it.num_video_tokens] = True
+            for position, index in it.count_slots:
+                count_slots[row, offset + position] = index
         batch = {
             "input_ids": input_ids,  # (B, L)
             "attention_mask": attention_mask,  # (B, L)
             "labels": labels,  # (B, L), IGNORE_INDEX outside the answers
             "video_mask": video_mask,  # (B, L), True at the K video positions of rows with a video
+            "count_slots": count_slots,  # (B, L), the video token filling an asked count's slot, else -1
         }
         if any(it.segments is not None for it in items):
             if padding_side != "right":
@@ -315,14 +352,16 @@ def _join_segments(items: list[Encoded]) -> Encoded:
     head = _shared_prefix(items)
     ids, labels = list(items[0].input_ids[:head]), list(items[0].labels[:head])
     segments, positions = [0] * head, list(range(head))
+    slots = [(p, i) for p, i in items[0].count_slots if p < head]  # a count slot the prefix shares
     for j, item in enumerate(items, start=1):
         tail = len(item) - head
+        slots += [(len(ids) + p - head, i) for p, i in item.count_slots if p >= head]
         ids += item.input_ids[head:]
         labels += item.labels[head:]
         segments += [j] * tail
         positions += range(head, head + tail)
     first = items[0]
-    return Encoded(ids, labels, first.video_start, first.num_video_tokens, 0, segments, positions)
+    return Encoded(ids, labels, first.video_start, first.num_video_tokens, 0, slots, segments, positions)
 
 
 def _shared_prefix(items: list[Encoded]) -> int:

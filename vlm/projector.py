@@ -114,6 +114,11 @@ class ProjectorConfig:
     # objects any time step shows, not the median (benchmarks/derived_counts.py: of a colour 94.8%
     # right on unseen clips, of a shape 65.2%; but the LLM does not read them: benchmarks/count_use.py)
     merge_cells: bool = False
+    # with cell_counts: a counting question that names one colour or shape word ("Count the
+    # squares.") gets, right after it, a line "square count: N" whose N is that word's number token
+    # of the cell counts (the processor fills the slot): a count conditioned on the question, with
+    # nothing to look up (benchmarks/count_use.py: the LLM ignores per-word counts in the video)
+    asked_count: bool = False
 
     def __post_init__(self) -> None:
         if self.tokens < 1:
@@ -144,6 +149,8 @@ class ProjectorConfig:
             raise ValueError(f"object_words={self.object_words} needs kind mlp-pool and must be >= 0")
         if self.cell_counts and not self.object_words:
             raise ValueError("cell_counts needs object_words > 0 (it reads the same word weights)")
+        if self.asked_count and not self.cell_counts:
+            raise ValueError("asked_count needs cell_counts (it hands the LLM one of their numbers)")
         if self.merge_cells and not self.object_words:
             raise ValueError("merge_cells needs object_words > 0 (it merges the cells' word weights)")
         if self.words and (len(self.words.get("shape", [])) < 2 or any(not w for w in self.words.values())):
@@ -354,9 +361,19 @@ class MLPPoolProjector(PoolMLPProjector):
         cfg = self.cfg
         if cfg.step_words and len(cfg.step_words) != t:
             raise ValueError(f"step_words has {len(cfg.step_words)} words for {t} time steps")
-        video = t * (min(cfg.object_words, ph * pw) * len(cfg.words) + bool(cfg.step_words))
-        video += 2 * len(self.counted_words()) if cfg.cell_counts else 0
+        video = self.word_tokens(grid) + (2 * len(self.counted_words()) if cfg.cell_counts else 0)
         return (video if cfg.object_words else t * ph * pw) + int(cfg.count_token) + cfg.count_words
+
+    def word_tokens(self, grid: tuple[int, int, int]) -> int:
+        """How many tokens :meth:`read_words` hands the LLM."""
+        t, ph, pw = self.cells(grid)
+        return t * (min(self.cfg.object_words, ph * pw) * len(self.cfg.words) + bool(self.cfg.step_words))
+
+    def asked_counts(self, grid: tuple[int, int, int]) -> dict[str, int]:
+        """Each counted word -> the index among the video tokens of its number (:meth:`read_counts`
+        follows :meth:`read_words`: word, number, word, number...), for ``asked_count``."""
+        first = self.word_tokens(grid)
+        return {word: first + 2 * i + 1 for i, word in enumerate(self.counted_words())}
 
     def mix(self, x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
         """``x`` (B, t, h*w, D) -> the same with every token mixed with its neighbours in the frame."""
