@@ -333,6 +333,21 @@ def test_cell_counts_name_each_colour_and_shape_with_its_number_of_objects():
         ProjectorConfig(kind="mlp-pool", cell_counts=True)
 
 
+def test_asked_counts_point_at_each_counted_words_number_among_the_video_tokens():
+    proj, table = _word_projector(step_words=["first", "last"], cell_counts=True, asked_count=True)
+    grid = (4, 4, 4)
+    positions = proj.asked_counts(grid)
+    assert list(positions) == proj.counted_words() and len(set(positions.values())) == 4
+    tokens = torch.randn(2, 64, 24)
+    video, weights = proj(tokens, grid), proj.read_weights(proj.cell_tokens(tokens, grid), grid)  # (2, K, W)
+    numbers = proj.counts_from_cells(weights, grid)  # (2, K)
+    first_number = len(proj.table_words()) - 10
+    for k, index in enumerate(positions.values()):  # the number token of the k-th counted word
+        assert torch.equal(video[:, index], table[first_number + numbers[:, k]])
+    with pytest.raises(ValueError, match="asked_count needs cell_counts"):
+        ProjectorConfig(kind="mlp-pool", object_words=2, asked_count=True)
+
+
 def test_component_labels_join_cells_through_shared_sides_with_equal_keys():
     on = torch.tensor(
         [
