@@ -296,7 +296,7 @@ def test_object_words_come_from_the_world_and_survive_save_and_load(world_and_ll
         GroundingBatches(model, videos, cfg.data.path, "train", FeatureCache(model, tmp_path / "cache"))
 
 
-def test_cell_counts_survive_save_and_load_and_read_out_shows_what_the_llm_reads(
+def test_cell_counts_and_the_asked_count_survive_save_and_load_and_read_out_shows_what_the_llm_reads(
     world_and_llm, tmp_path, capsys
 ):
     from vlm.model import VideoQAModel
