@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _script(name: str):
-    """The benchmark script ``benchmarks/<name>.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    return _script("count_use")
+    return benchmark_script("count_use")
 
 
 WORDS = ["blue", "red", "circle", "square", "triangle"]
@@ -41,7 +29,7 @@ def test_true_counts_count_the_objects_with_each_word(bench):
 
 @pytest.fixture(scope="module")
 def swap():
-    return _script("count_swap")
+    return benchmark_script("count_swap")
 
 
 def test_count_swap_replaces_exactly_the_count_tokens_and_restores_them(swap, tmp_path, tiny_mp4):

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import benchmark_script
 
 
 def _sample(qid: str, options: list[str], choice: str, correct: bool, condition: str = "model") -> str:
@@ -32,7 +23,7 @@ def test_colour_errors_tell_another_objects_colour_from_no_objects(tmp_path):
         ),  # not the model's
     ]
     (tmp_path / "samples.jsonl").write_text("\n".join(lines))
-    counts = _script("colour_errors").tally(tmp_path / "samples.jsonl", clips)
+    counts = benchmark_script("colour_errors").tally(tmp_path / "samples.jsonl", clips)
     assert counts == {"colour": {"right": 1, "another object's": 1, "no object's": 1}}
 
 
@@ -45,7 +36,7 @@ def test_summarise_eval_puts_model_and_controls_on_one_line(tmp_path):
         "controls": {"blind": {"by_type": {"count": {"accuracy": 0.3433}}}},
     }
     (tmp_path / "results.json").write_text(json.dumps(results))
-    line = _script("summarise_eval").summarise(tmp_path)
+    line = benchmark_script("summarise_eval").summarise(tmp_path)
     assert (
         "model {'count': 0.611}" in line and "blind {'count': 0.343}" in line and "'count/all': 0.78" in line
     )

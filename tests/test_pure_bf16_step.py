@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 from pathlib import Path
 
 import torch
+from conftest import benchmark_script
 
 from encoder.objective import build_objective
 from encoder.pretrain import PretrainConfig, mask_generator
@@ -16,10 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("pure_bf16_step", ROOT / "benchmarks" / "pure_bf16_step.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("pure_bf16_step")
 
 
 def test_pure_bf16_step_gives_the_master_fp32_gradients_near_the_fp32_ones():
