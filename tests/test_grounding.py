@@ -296,7 +296,7 @@ def test_object_words_come_from_the_world_and_survive_save_and_load(world_and_ll
         GroundingBatches(model, videos, cfg.data.path, "train", FeatureCache(model, tmp_path / "cache"))
 
 
-def test_cell_counts_and_the_asked_count_survive_save_and_load_and_read_out_shows_what_the_llm_reads(
+def test_cell_counts_the_asked_count_and_direction_survive_save_and_load_and_read_out_shows_them(
     world_and_llm, tmp_path, capsys
 ):
     from vlm.model import VideoQAModel
@@ -305,6 +305,7 @@ def test_cell_counts_and_the_asked_count_survive_save_and_load_and_read_out_show
 
     words = ("projector.kind=mlp-pool", "projector.object_words=3", "projector.time_steps=4")
     words += ("projector.cell_counts=true", "projector.count_token=true", "projector.asked_count=true")
+    words += ("projector.merge_cells=true", "projector.asked_direction=true")
     cfg = _cfg(world_and_llm, *words, "stage1.steps=4", "train.steps=6", "stage1.batch_size=4")
     model = VideoQAModel.from_pretrained(train(cfg, tmp_path / "run"))
     counted = model.projector.counted_words()  # the world's colours, then its shapes
@@ -325,14 +326,30 @@ def test_cell_counts_and_the_asked_count_survive_save_and_load_and_read_out_show
     with torch.no_grad():
         video_embeds = model.encode_videos([video])  # (1, K, W)
         embeds = model.embed_inputs(
-            batch["input_ids"], batch["video_mask"], video_embeds, batch["count_slots"]
+            batch["input_ids"], batch["video_mask"], video_embeds, batch["asked_slots"]
         )
-    ((_, slot),) = (batch["count_slots"] >= 0).nonzero().tolist()
+    ((_, slot),) = (batch["asked_slots"] >= 0).nonzero().tolist()
     number = numbers[f"{counted[0]} (cells)"]
     table = model.llm.get_input_embeddings().weight
     expected = word_embeddings(model.tokenizer, table, [number])[0].to(embeds)
     assert torch.allclose(embeds[0, slot], expected, rtol=1e-2, atol=1e-2)  # bf16 LLM: rounded
     assert model.answer(video, question, options=["0", "1", "2"]) in ("0", "1", "2")
+    assert (
+        "the direction a motion question asks for placed after it"
+        in (tmp_path / "run" / "README.md").read_text()
+    )
+    motion = "Which way does the object move at the start?"  # the slot holds a word of the table
+    batch = model.processor.collate([model.processor.encode(motion)])
+    ((_, slot),) = (batch["asked_slots"] >= 0).nonzero().tolist()
+    index = int(batch["asked_slots"][0, slot])
+    assert index == model.projector.asked_directions(model.grid)[(None, None, None, "start")]
+    with torch.no_grad():
+        embeds = model.embed_inputs(
+            batch["input_ids"], batch["video_mask"], video_embeds, batch["asked_slots"]
+        )
+    assert video_embeds.shape[1] > index >= model.num_video_tokens  # the table follows the video tokens
+    assert torch.allclose(embeds[0, slot], video_embeds[0, index].to(embeds), rtol=1e-2, atol=1e-2)
+    assert model.answer(video, motion, options=["left", "up"]) in ("left", "up")
     plain = _cfg(world_and_llm, "stage1.steps=1", "train.steps=2")
     assert main(["--model", str(train(plain, tmp_path / "plain")), video]) == 2
     assert "cell tokens, not words" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from vlm.processor import (
     MC_INSTRUCTION,
     PromptConfig,
     VideoQAProcessor,
+    asked_direction,
     asked_word,
     format_answer,
     format_question,
@@ -143,7 +144,7 @@ def test_truncation_drops_history_but_never_video(tokenizer):
         (None, "must be text"),
         ("bad\x00nul", "control characters"),
         ("<|video|> hi", "reserved"),
-        ("How many <|count|>?", "reserved"),
+        ("How many <|slot|>?", "reserved"),
     ],
 )
 def test_bad_questions(bad, match, proc):
@@ -202,33 +203,69 @@ def test_asked_word_is_the_one_counted_word_a_counting_question_names():
 def test_a_counting_question_gets_a_count_line_whose_number_is_a_video_token_slot(tokenizer):
     proc = VideoQAProcessor(tokenizer, num_video_tokens=K, asked_counts=ASKED)
     item = proc.encode("Count the squares.", options=["2", "3"], answer="3")
-    ((position, index),) = item.count_slots
+    ((position, index),) = item.asked_slots
     assert tokenizer.decode(item.input_ids[:position]).endswith("Count the squares.\nsquare count: ")
     assert index == 4 and item.input_ids[position] == tokenizer.pad_token_id
     assert position > item.video_start + K
     after = tokenizer.decode(item.input_ids[position + 1 :])
-    assert after.startswith("\nOptions: 2, 3.") and "<|count|>" not in tokenizer.decode(item.input_ids)
-    assert proc.encode("Count the squares.", has_video=False).count_slots == []  # blind: no video
-    assert proc.encode("Which colour is the square?").count_slots == []
+    assert after.startswith("\nOptions: 2, 3.") and "<|slot|>" not in tokenizer.decode(item.input_ids)
+    assert proc.encode("Count the squares.", has_video=False).asked_slots == []  # blind: no video
+    assert proc.encode("Which colour is the square?").asked_slots == []
     plain = VideoQAProcessor(tokenizer, num_video_tokens=K).encode("Count the squares.")
-    assert plain.count_slots == [] and len(item) > len(plain)
+    assert plain.asked_slots == [] and len(item) > len(plain)
 
 
-def test_count_slots_follow_their_question_through_groups_options_and_padding(tokenizer):
+DIRECTIONS = {  # (size, colour, shape, span) -> the projector output holding its direction
+    (size, colour, shape, span): 10 + i
+    for i, (size, colour, shape, span) in enumerate(
+        (a, b, c, d)
+        for a in (None, "small")
+        for b in (None, "red", "cyan")
+        for c in (None, "square")
+        for d in ("whole", "start", "end")
+    )
+}
+
+
+def test_asked_direction_is_the_object_and_span_a_motion_question_names():
+    ask = lambda q: asked_direction(q, DIRECTIONS)  # noqa: E731
+    assert ask("At first, where is the small cyan object heading?") == ("small", "cyan", None, "start")
+    assert ask("Which way does the red square move at the end?") == (None, "red", "square", "end")
+    assert ask("In which direction is the square moving at the start of the video?")[3] == "start"
+    assert ask("What is the direction of travel of the cyan square?") == (None, "cyan", "square", "whole")
+    assert ask("By the end of the video, where is the object heading?") == (None, None, None, "end")
+    assert ask("What colour is the small square?") is None  # not a motion question
+    assert ask("How many red objects are moving?") is None  # a counting one
+    assert ask("Which way do the red and the cyan square move?") is None  # two objects: which one?
+    assert ask("Which way does the large red square move?") == (None, "red", "square", "whole")  # no "large"
+
+
+def test_a_motion_question_gets_a_direction_line_whose_word_is_a_slot(tokenizer):
+    proc = VideoQAProcessor(tokenizer, num_video_tokens=K, asked_counts=ASKED, asked_directions=DIRECTIONS)
+    item = proc.encode("Which way does the red square move at the end?", options=["left", "up"])
+    ((position, index),) = item.asked_slots
+    assert tokenizer.decode(item.input_ids[:position]).endswith("at the end?\ndirection: ")
+    assert index == DIRECTIONS[(None, "red", "square", "end")] and position > item.video_start + K
+    assert tokenizer.decode(item.input_ids[position + 1 :]).startswith("\nOptions: left, up.")
+    assert proc.encode("Which way does the red square move?", has_video=False).asked_slots == []
+    assert [i for _, i in proc.encode("Count the squares.").asked_slots] == [4]  # a count, no direction
+
+
+def test_asked_slots_follow_their_question_through_groups_options_and_padding(tokenizer):
     proc = VideoQAProcessor(tokenizer, num_video_tokens=K, asked_counts=ASKED)
     questions = ["Which way?", "How many red objects?", "Count the squares."]
     row = proc.encode_group(questions, ["left", "1", "2"])
     alone = [proc.encode(q, answer=a) for q, a in zip(questions[1:], ["1", "2"])]
     head = row.segments.count(0)
-    assert [i for _, i in row.count_slots] == [2, 4]
-    for (position, _), item in zip(row.count_slots, alone):  # the same tokens lead up to each slot
-        ((own, _),) = item.count_slots
+    assert [i for _, i in row.asked_slots] == [2, 4]
+    for (position, _), item in zip(row.asked_slots, alone):  # the same tokens lead up to each slot
+        ((own, _),) = item.asked_slots
         assert row.input_ids[position - (own - head) : position] == item.input_ids[head:own]
     options = proc.encode_options("Count the squares.", ["2", "3"])
-    assert len(options.count_slots) == 1 and options.count_slots[0][0] < options.segments.count(0)
+    assert len(options.asked_slots) == 1 and options.asked_slots[0][0] < options.segments.count(0)
     batch = proc.collate([alone[0], row], padding_side="right")
-    slots = batch["count_slots"]  # (B, L)
+    slots = batch["asked_slots"]  # (B, L)
     assert slots[1][slots[1] >= 0].tolist() == [2, 4] and int((slots >= 0).sum()) == 3
-    left = proc.collate([alone[0], proc.encode("Count the squares.")], padding_side="left")["count_slots"]
-    ((position, _),) = proc.encode("Count the squares.").count_slots
+    left = proc.collate([alone[0], proc.encode("Count the squares.")], padding_side="left")["asked_slots"]
+    ((position, _),) = proc.encode("Count the squares.").asked_slots
     assert left[1, -len(proc.encode("Count the squares.")) + position] == 4

@@ -455,3 +455,61 @@ def test_step_words_open_each_time_step():
     assert torch.equal(out[:, 7], proj.word_table[8].expand(2, -1))  # "last" opens step 2
     with pytest.raises(ValueError, match="step_words has 3 words for 2 time steps"):
         _word_projector(step_words=["a", "b", "c"])[0].num_tokens(grid)
+
+
+def test_asked_direction_reads_the_named_objects_direction_at_the_time_asked():
+    words = {**WORDS, "direction": ["left", "right", "up", "down"]}
+    cfg = ProjectorConfig(
+        kind="mlp-pool",
+        tokens=16,
+        time_steps=4,
+        object_words=2,
+        words=words,
+        merge_cells=True,
+        asked_direction=True,
+    )
+    proj = build_projector(cfg, encoder_dim=24, llm_dim=40)
+    table = torch.linalg.qr(torch.randn(40, len(proj.table_words())))[0].T * 3  # (rows, W)
+    proj.set_word_table(table)
+    grid = (4, 4, 4)  # pooled to (4, 2, 2): 4 time steps of 4 cells
+    scene = {  # (step, cell) -> size, colour, shape, direction: a small red circle turns back after
+        (0, 0): ("small", "red", "circle", "up"),  # two steps up and is gone at the end, a large
+        (1, 0): ("small", "red", "circle", "up"),  # blue square goes left from the second step on
+        (2, 0): ("small", "red", "circle", "down"),
+        **{(step, 3): ("large", "blue", "square", "left") for step in (1, 2, 3)},
+    }
+    groups = list(words)
+    probs = [torch.zeros(1, 16, len(words[g])) for g in groups]  # G x (1, C, V_g)
+    probs[groups.index("shape")][..., -1] = 1  # every cell empty, but for the scene's
+    for (step, cell), said in scene.items():
+        c = step * 4 + cell
+        probs[groups.index("shape")][0, c] = 0
+        for group, word in zip(("size", "colour", "shape", "direction"), said):
+            probs[groups.index(group)][0, c, words[group].index(word)] = 1
+    full = 1 - probs[groups.index("shape")][..., -1:]  # (1, C, 1)
+    read = proj.read_directions((probs, full), grid)[0]  # (Q, W)
+    keys = proj.direction_keys()
+    assert read.shape == (len(keys), 40) and len(keys) == 3 * 3 * 3 * 3  # none or a word per group, 3 spans
+    offset = len(WORDS["size"]) + len(WORDS["colour"]) + len(WORDS["shape"])  # the direction rows
+
+    def said(key):
+        (row,) = [i for i in range(len(table)) if torch.equal(read[keys.index(key)], table[i])]
+        return "nothing" if row == offset - 1 else words["direction"][row - offset]
+
+    assert said(("small", None, None, "start")) == "up"  # its first step
+    assert said(("small", "red", "circle", "end")) == "down"  # its last step seen
+    assert said((None, "red", None, "whole")) == "up"  # two steps up against one down
+    assert said((None, None, "square", "start")) == "left"  # the square's first step is the second
+    assert said((None, None, None, "start")) == "up"  # "the object": whatever shows first
+    assert said(("large", "red", None, "whole")) == "nothing"  # no such object
+    tokens = torch.randn(2, 64, 24)
+    out = proj(tokens, grid)  # the K video tokens, then the table
+    k = proj.num_tokens(grid)
+    assert out.shape == (2, k + len(keys), 40)
+    assert list(proj.asked_directions(grid).values()) == list(range(k, k + len(keys)))
+    weights = proj.read_weights(proj.cell_tokens(tokens, grid), grid)
+    assert torch.equal(out[:, k:], proj.read_directions(weights, grid))
+    with pytest.raises(ValueError, match="asked_direction needs merge_cells"):
+        ProjectorConfig(kind="mlp-pool", object_words=2, asked_direction=True)
+    with pytest.raises(ValueError, match="needs a 'direction' word group"):
+        build_projector(dataclasses.replace(cfg, words=WORDS), encoder_dim=24, llm_dim=40)

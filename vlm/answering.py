@@ -40,7 +40,7 @@ class Answering:
             seen = [v for v in videos if v is not None]
             video_embeds = self.encode_videos(seen) if seen else None  # (Bv, K, W)
             return self.embed_inputs(
-                batch["input_ids"], batch["video_mask"], video_embeds, batch["count_slots"]
+                batch["input_ids"], batch["video_mask"], video_embeds, batch["asked_slots"]
             )
 
     def prepare_prompts(self, videos, questions, options=None, histories=None) -> dict:

@@ -88,7 +88,7 @@ def time_answer(
     t2 = time.perf_counter()
     batch = model.processor.collate([model.processor.encode(question)], padding_side="left")
     embeds = model.embed_inputs(
-        batch["input_ids"], batch["video_mask"], video_embeds, batch["count_slots"]
+        batch["input_ids"], batch["video_mask"], video_embeds, batch["asked_slots"]
     )  # (1, L, W)
     inputs = {"inputs_embeds": embeds, "attention_mask": batch["attention_mask"].to(model.device)}
     c3, t3 = time.process_time(), time.perf_counter()

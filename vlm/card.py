@@ -40,6 +40,8 @@ def _read_out(projector) -> str:
         parts.append("count tokens")
     if projector.asked_count:
         parts.append("the count a question asks for placed after it")
+    if projector.asked_direction:
+        parts.append("the direction a motion question asks for placed after it")
     return f": {', '.join(parts)}" if parts else ""
 
 

@@ -90,8 +90,9 @@ class VideoQAModel(Answering, nn.Module):
         self.num_video_tokens = self.projector.num_tokens(self.grid)
         context = getattr(llm.config, "max_position_embeddings", None) or config.prompt.max_length
         prompt = replace(config.prompt, max_length=min(config.prompt.max_length, context))
-        asked = self.projector.asked_counts(self.grid) if config.projector.asked_count else {}
-        self.processor = VideoQAProcessor(tokenizer, self.num_video_tokens, prompt, asked)
+        counts = self.projector.asked_counts(self.grid) if config.projector.asked_count else {}
+        directions = self.projector.asked_directions(self.grid) if config.projector.asked_direction else {}
+        self.processor = VideoQAProcessor(tokenizer, self.num_video_tokens, prompt, counts, directions)
         self._freeze()
 
     # -- construction ------------------------------------------------------------------------------
@@ -264,8 +265,9 @@ class VideoQAModel(Answering, nn.Module):
             return self.encoder(video.to(self.device))  # (B, N, D)
 
     def project(self, tokens: torch.Tensor, **projector_options):
-        """Encoder tokens (B, N, D) -> video embeddings (B, K, W); ``projector_options`` go to the
-        projector (``with_cells=True``: a slot projector's cells and shares too)."""
+        """Encoder tokens (B, N, D) -> video embeddings (B, K, W), followed by the ``asked_direction``
+        table (B, K + Q, W) where the projector has one; ``projector_options`` go to the projector
+        (``with_cells=True``: a slot projector's cells and shares too)."""
         n = self.grid[0] * self.grid[1] * self.grid[2]
         if tokens.ndim != 3 or tokens.shape[1] != n or tokens.shape[2] != self.encoder.embed_dim:
             raise UserError(
@@ -307,21 +309,23 @@ class VideoQAModel(Answering, nn.Module):
         return self.encode_videos([video])[0]
 
     # -- the LLM side ------------------------------------------------------------------------------
-    def embed_inputs(self, input_ids, video_mask, video_embeds=None, count_slots=None) -> torch.Tensor:
+    def embed_inputs(self, input_ids, video_mask, video_embeds=None, asked_slots=None) -> torch.Tensor:
         """Token embeddings with the video embeddings (Bv, K, W) spliced in at ``video_mask``, and
-        at an asked count's slot (``count_slots`` (B, L) >= 0) the video token it names."""
+        at an asked count's or direction's slot (``asked_slots`` (B, L) >= 0) the projector output
+        it names (the K video tokens, then the ``asked_direction`` table: Bv, K + Q, W)."""
         embeds = self.llm.get_input_embeddings()(input_ids.to(self.device))  # (B, L, W)
         slots = int(video_mask.sum())
-        given = 0 if video_embeds is None else video_embeds.shape[0] * video_embeds.shape[1]
+        given = 0 if video_embeds is None else video_embeds.shape[0] * self.num_video_tokens
         if slots != given:
             raise ValueError(f"{slots} video slots in the prompts but {given} video embeddings")
         if slots:
             mask = video_mask.to(self.device)[..., None]  # (B, L, 1)
-            embeds = embeds.masked_scatter(mask, video_embeds.to(embeds.dtype))
-        if count_slots is not None and bool((count_slots >= 0).any()):
-            rows, cols = (count_slots >= 0).nonzero(as_tuple=True)  # (S,), (S,)
+            video = video_embeds[:, : self.num_video_tokens]  # (Bv, K, W)
+            embeds = embeds.masked_scatter(mask, video.to(embeds.dtype))
+        if asked_slots is not None and bool((asked_slots >= 0).any()):
+            rows, cols = (asked_slots >= 0).nonzero(as_tuple=True)  # (S,), (S,)
             clip = video_mask.any(1).long().cumsum(0) - 1  # (B,): each row's video among the Bv
-            picked = video_embeds[clip[rows].to(self.device), count_slots[rows, cols].to(self.device)]
+            picked = video_embeds[clip[rows].to(self.device), asked_slots[rows, cols].to(self.device)]
             embeds = embeds.index_put((rows.to(self.device), cols.to(self.device)), picked.to(embeds.dtype))
         return embeds  # (B, L, W)
 
@@ -336,7 +340,7 @@ class VideoQAModel(Answering, nn.Module):
             tokens = None
         video_embeds = None if tokens is None else self.project(tokens)  # (Bv, K, W)
         embeds = self.embed_inputs(
-            batch["input_ids"], batch["video_mask"], video_embeds, batch.get("count_slots")
+            batch["input_ids"], batch["video_mask"], video_embeds, batch.get("asked_slots")
         )
         labels = batch["labels"].to(self.device)  # (B, L)
         targets = labels[:, 1:]  # position p predicts token p + 1

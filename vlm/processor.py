@@ -28,8 +28,11 @@ import torch
 from jepa_vqa.errors import UserError
 
 VIDEO_PLACEHOLDER = "<|video|>"
-COUNT_PLACEHOLDER = "<|count|>"  # where an asked count's number embedding goes (``asked_counts``)
+SLOT_PLACEHOLDER = "<|slot|>"  # where an asked count's or direction's embedding goes (``asked_lines``)
 COUNT_CUE = re.compile(r"\b(how many|count|number of)\b", re.IGNORECASE)
+MOTION_CUE = re.compile(r"\b(direction|moving|moves?|heading|headed)\b", re.IGNORECASE)
+START_CUE = re.compile(r"\b(start|beginning|first|initially)\b", re.IGNORECASE)
+END_CUE = re.compile(r"\b(end|finally|last)\b", re.IGNORECASE)
 MAX_QUESTION_CHARS = 2000
 MC_INSTRUCTION = "Answer with one of the options."
 IGNORE_INDEX = -100
@@ -58,7 +61,7 @@ def validate_text(text: object, what: str = "question") -> str:
         raise UserError(f"{what} is {len(text)} characters long (the limit is {MAX_QUESTION_CHARS})")
     if any(not ch.isprintable() and ch not in "\n\t\r" for ch in text):
         raise UserError(f"{what} contains control characters (not plain text)")
-    for marker in (VIDEO_PLACEHOLDER, COUNT_PLACEHOLDER):
+    for marker in (VIDEO_PLACEHOLDER, SLOT_PLACEHOLDER):
         if marker in text:
             raise UserError(f"{what} must not contain the reserved marker {marker}")
     return text
@@ -117,6 +120,25 @@ def asked_word(question: str, words) -> str | None:
     return named[0] if len(named) == 1 else None
 
 
+def asked_direction(question: str, keys) -> tuple | None:
+    """The key (size, colour, shape, span) among ``keys`` (``projector.direction_keys``) that a
+    motion question ("which way", "moving", "heading") asks about: the one word of each group it
+    names (``None`` for a group it names none of) and its span ("start", "end", else "whole");
+    ``None`` for any other question, a counting one, or one naming two words of a group."""
+    if not MOTION_CUE.search(question) or COUNT_CUE.search(question):
+        return None
+    named = []
+    for group in range(3):
+        words = {key[group] for key in keys} - {None}
+        hits = [w for w in words if re.search(rf"\b{re.escape(w)}\b", question, re.IGNORECASE)]
+        if len(hits) > 1:
+            return None
+        named.append(hits[0] if hits else None)
+    span = "start" if START_CUE.search(question) else "end" if END_CUE.search(question) else "whole"
+    key = (*named, span)
+    return key if key in keys else None
+
+
 def with_scene(question: str, scene: str) -> str:
     """A question preceded by a scene description in words (the perfect-perception bound's input:
     the ground-truth description stands where the video would)."""
@@ -132,7 +154,7 @@ class Encoded:
     video_start: int | None
     num_video_tokens: int = 0
     dropped_turns: int = 0  # history pairs cut from the left to fit max_length
-    count_slots: list[tuple[int, int]] = field(default_factory=list)  # (position, video token index)
+    asked_slots: list[tuple[int, int]] = field(default_factory=list)  # (position, projector output index)
     segments: list[int] | None = None  # grouped questions: 0 = shared prefix, j = the j-th question
     positions: list[int] | None = None  # grouped questions: each restarts after the shared prefix
 
@@ -147,12 +169,15 @@ class VideoQAProcessor:
     ``asked_counts`` (word -> index of a video token): a counting question about a video that names
     one of these words gets one more line, ``"<word> count: N"``, whose N is a slot filled with that
     video token (the number the projector read off the cells, ``projector.asked_count``): the count
-    the question asks for sits in the question, with nothing for the LLM to look up."""
+    the question asks for sits in the question, with nothing for the LLM to look up.
+    ``asked_directions`` (:func:`asked_direction` key -> index of a projector output after the video
+    tokens): a motion question gets ``"direction: D"`` the same way (``projector.asked_direction``)."""
 
     tokenizer: object
     num_video_tokens: int
     prompt: PromptConfig = field(default_factory=PromptConfig)
     asked_counts: dict[str, int] = field(default_factory=dict)
+    asked_directions: dict[tuple, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.tokenizer.pad_token_id is None:
@@ -209,7 +234,19 @@ class VideoQAProcessor:
         return head + tail, labels
 
     # -- encoding ----------------------------------------------------------------------------------
-    def _encode_once(self, question, history, has_video, answer, count_word=None) -> Encoded:
+    def asked_lines(self, question: str) -> list[tuple[str, int]]:
+        """The lines a question about a video gets after it, each with a slot (``SLOT_PLACEHOLDER``)
+        and the index of the projector output that fills it: its count, its direction."""
+        lines = []
+        word = asked_word(question, self.asked_counts)
+        if word is not None:
+            lines.append((f"{word} count: {SLOT_PLACEHOLDER}", self.asked_counts[word]))
+        key = asked_direction(question, self.asked_directions)
+        if key is not None:
+            lines.append((f"direction: {SLOT_PLACEHOLDER}", self.asked_directions[key]))
+        return lines
+
+    def _encode_once(self, question, history, has_video, answer, slot_indices=()) -> Encoded:
         msgs = self.messages(question, history, has_video)
         prompt_text = self.render(msgs, generation_prompt=True)
         slots = []
@@ -219,10 +256,10 @@ class VideoQAProcessor:
             k = self.num_video_tokens
             ids = before_ids + [self.tokenizer.pad_token_id] * k
             video_start = len(before_ids)
-            if count_word is not None:  # the count line of the question: one slot for its number
-                head, after = after.split(COUNT_PLACEHOLDER, 1)
+            for index in slot_indices:  # the asked lines of the question: one slot each
+                head, after = after.split(SLOT_PLACEHOLDER, 1)
                 ids += self._ids(head)
-                slots.append((len(ids), self.asked_counts[count_word]))
+                slots.append((len(ids), index))
                 ids.append(self.tokenizer.pad_token_id)
             ids += self._ids(after)
         else:
@@ -234,7 +271,7 @@ class VideoQAProcessor:
                 raise UserError("the chat template does not extend the prompt with the answer")
             answer_ids, answer_labels = self._answer_ids(full_text[len(prompt_text) :], answer)
             ids, labels = ids + answer_ids, labels + answer_labels
-        return Encoded(ids, labels, video_start, k, count_slots=slots)
+        return Encoded(ids, labels, video_start, k, asked_slots=slots)
 
     def encode(
         self,
@@ -247,11 +284,10 @@ class VideoQAProcessor:
         """Tokenise one conversation. Too long: drop history pairs from the left (the video slot
         moves to the first kept turn); still too long: ``UserError``. Video tokens are never cut."""
         asked = validate_text(question).strip()
-        count_word = asked_word(asked, self.asked_counts) if has_video else None
+        lines = self.asked_lines(asked) if has_video else []
         question = format_question(asked, options)  # starts with ``asked``
-        if count_word is not None:  # the count line right after the question, before its options
-            line = f"{count_word} count: {COUNT_PLACEHOLDER}"
-            question = f"{asked}\n{line}{question[len(asked) :]}"
+        if lines:  # right after the question, before its options
+            question = "\n".join([asked, *(text for text, _ in lines)]) + question[len(asked) :]
         history = [
             (validate_text(u, "history question"), validate_text(a, "history answer"))
             for u, a in (history or [])
@@ -259,7 +295,7 @@ class VideoQAProcessor:
         if answer is not None:
             answer = format_answer(answer, options)
         for dropped in range(len(history) + 1):
-            item = self._encode_once(question, history[dropped:], has_video, answer, count_word)
+            item = self._encode_once(question, history[dropped:], has_video, answer, [i for _, i in lines])
             if len(item) <= self.prompt.max_length:
                 item.dropped_turns = dropped
                 return item
@@ -320,7 +356,7 @@ class VideoQAProcessor:
         labels = torch.full((batch_size, length), IGNORE_INDEX, dtype=torch.long)
         attention_mask = torch.zeros(batch_size, length, dtype=torch.long)
         video_mask = torch.zeros(batch_size, length, dtype=torch.bool)
-        count_slots = torch.full((batch_size, length), -1, dtype=torch.long)
+        asked_slots = torch.full((batch_size, length), -1, dtype=torch.long)
         for row, it in enumerate(items):
             offset = length - len(it) if padding_side == "left" else 0
             span = slice(offset, offset + len(it))
@@ -330,14 +366,14 @@ class VideoQAProcessor:
             if it.video_start is not None:
                 start = offset + it.video_start
                 video_mask[row, start : start + it.num_video_tokens] = True
-            for position, index in it.count_slots:
-                count_slots[row, offset + position] = index
+            for position, index in it.asked_slots:
+                asked_slots[row, offset + position] = index
         batch = {
             "input_ids": input_ids,  # (B, L)
             "attention_mask": attention_mask,  # (B, L)
             "labels": labels,  # (B, L), IGNORE_INDEX outside the answers
             "video_mask": video_mask,  # (B, L), True at the K video positions of rows with a video
-            "count_slots": count_slots,  # (B, L), the video token filling an asked count's slot, else -1
+            "asked_slots": asked_slots,  # (B, L), the projector output filling an asked line's slot, else -1
         }
         if any(it.segments is not None for it in items):
             if padding_side != "right":
@@ -352,10 +388,10 @@ def _join_segments(items: list[Encoded]) -> Encoded:
     head = _shared_prefix(items)
     ids, labels = list(items[0].input_ids[:head]), list(items[0].labels[:head])
     segments, positions = [0] * head, list(range(head))
-    slots = [(p, i) for p, i in items[0].count_slots if p < head]  # a count slot the prefix shares
+    slots = [(p, i) for p, i in items[0].asked_slots if p < head]  # a slot the prefix shares
     for j, item in enumerate(items, start=1):
         tail = len(item) - head
-        slots += [(len(ids) + p - head, i) for p, i in item.count_slots if p >= head]
+        slots += [(len(ids) + p - head, i) for p, i in item.asked_slots if p >= head]
         ids += item.input_ids[head:]
         labels += item.labels[head:]
         segments += [j] * tail

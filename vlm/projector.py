@@ -36,6 +36,7 @@ Four kinds behind one interface (``forward(tokens, grid)``, ``num_tokens(grid)``
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Literal
@@ -119,6 +120,14 @@ class ProjectorConfig:
     # of the cell counts (the processor fills the slot): a count conditioned on the question, with
     # nothing to look up (benchmarks/count_use.py: the LLM ignores per-word counts in the video)
     asked_count: bool = False
+    # with merge_cells: a motion question ("which way", "moving", "heading") that names an object by
+    # any of its size, colour and shape words gets, right after it, a line "direction: D" whose D is
+    # the direction word the cells read for that object at the time asked (the start: the first time
+    # step it is seen; the end: the last; else all of them). The LLM would otherwise have to find the
+    # object among the word tokens and pick its time step (vlm.read_out: an object read "up" at the
+    # start and "down" after its bounce was answered "down" for the start). The projector appends
+    # the table of every such answer after its K video tokens; only these slots read it
+    asked_direction: bool = False
 
     def __post_init__(self) -> None:
         if self.tokens < 1:
@@ -151,6 +160,8 @@ class ProjectorConfig:
             raise ValueError("cell_counts needs object_words > 0 (it reads the same word weights)")
         if self.asked_count and not self.cell_counts:
             raise ValueError("asked_count needs cell_counts (it hands the LLM one of their numbers)")
+        if self.asked_direction and not self.merge_cells:
+            raise ValueError("asked_direction needs merge_cells (it reads each object once)")
         if self.merge_cells and not self.object_words:
             raise ValueError("merge_cells needs object_words > 0 (it merges the cells' word weights)")
         if self.words and (len(self.words.get("shape", [])) < 2 or any(not w for w in self.words.values())):
@@ -163,6 +174,8 @@ class ProjectorConfig:
 
 COSINE_SCALE = 10.0  # grounded cosine -> logit: a margin of 0.3 in cosine is 3 nats
 NUMBERS = [str(n) for n in range(10)]  # the number words of ``cell_counts``
+SPANS = ("whole", "start", "end")  # the times a motion question asks about (``asked_direction``)
+NAMING_GROUPS = ("size", "colour", "shape")  # the word groups a question names an object by
 
 
 def word_embeddings(tokenizer, embeddings: torch.Tensor, words: list[str]) -> torch.Tensor:
@@ -345,6 +358,8 @@ class MLPPoolProjector(PoolMLPProjector):
                 raise ValueError("object_words needs the word groups (projector.words)")
             vocab = len(self.table_words())
             self.register_buffer("word_table", torch.zeros(vocab, llm_dim))  # set_word_table
+        if cfg.asked_direction and "direction" not in cfg.words:
+            raise ValueError(f"asked_direction needs a 'direction' word group, got {list(cfg.words)}")
 
     def table_words(self) -> list[str]:
         """The words of ``word_table``, in its order: every group's, then the step words."""
@@ -374,6 +389,19 @@ class MLPPoolProjector(PoolMLPProjector):
         follows :meth:`read_words`: word, number, word, number...), for ``asked_count``."""
         first = self.word_tokens(grid)
         return {word: first + 2 * i + 1 for i, word in enumerate(self.counted_words())}
+
+    def direction_keys(self) -> list[tuple]:
+        """The keys of the ``asked_direction`` table, in its order: (size, colour, shape, span), each
+        word ``None`` where the question does not name that group (the shapes without "nothing")."""
+        named = [[None, *self.cfg.words.get(g, [])] for g in NAMING_GROUPS]
+        named[-1] = named[-1][:-1]  # the shapes' table ends with the empty cell's word
+        return [(*words, span) for words in itertools.product(*named) for span in SPANS]
+
+    def asked_directions(self, grid: tuple[int, int, int]) -> dict[tuple, int]:
+        """Each :meth:`direction_keys` key -> the index of its answer among the projector's outputs
+        (the table follows the K video tokens), for ``asked_direction``."""
+        first = self.num_tokens(grid)
+        return {key: first + i for i, key in enumerate(self.direction_keys())}
 
     def mix(self, x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
         """``x`` (B, t, h*w, D) -> the same with every token mixed with its neighbours in the frame."""
@@ -512,6 +540,36 @@ class MLPPoolProjector(PoolMLPProjector):
         numbers = self.word_table[start + counts]  # (B, K, W)
         return torch.stack([words, numbers], 2).flatten(1, 2)  # (B, 2K, W)
 
+    def read_directions(self, weights, grid: tuple[int, int, int]) -> torch.Tensor:
+        """:meth:`read_weights` (merged) -> per :meth:`direction_keys` key the embedding of the
+        direction word of the objects that match its words (each cell its likeliest words): the
+        largest summed direction weight over the time steps of its span (B, Q, W). No object matches:
+        the empty cell's word. No gradient flows through it (a word is picked)."""
+        hard, on = self.hard_weights(weights)  # G x (B, C, V_g), (B, C, 1)
+        groups, t = list(self.cfg.words), self.cells(grid)[0]
+        named = []  # per naming group (B, C, 1 + V): "not named" matches every object
+        for g in NAMING_GROUPS:
+            words = hard[groups.index(g)] * on if g in groups else on[..., :0]
+            named.append(torch.cat([on, words[..., :-1] if g == "shape" else words], -1))
+        size, colour, shape = named
+        match = size[..., :, None, None] * colour[..., None, :, None] * shape[..., None, None, :]
+        match = match.flatten(2).unflatten(1, (t, -1))  # (B, t, hw, Q0): cell matches key
+        direction = weights[0][groups.index("direction")].unflatten(1, (t, -1))  # (B, t, hw, D)
+        mass = torch.einsum("btcq,btcd->bqtd", match, direction)  # (B, Q0, t, D)
+        seen = match.amax(2).transpose(1, 2) > 0  # (B, Q0, t)
+        steps = torch.arange(t, device=seen.device)
+        first = torch.where(seen, steps, t - 1).amin(-1)  # (B, Q0)
+        last = torch.where(seen, steps, 0).amax(-1)  # (B, Q0)
+
+        def at(step: torch.Tensor) -> torch.Tensor:  # (B, Q0) -> (B, Q0, D)
+            return mass.gather(2, step[..., None, None].expand(-1, -1, 1, mass.shape[-1]))[:, :, 0]
+
+        spans = torch.stack([mass.sum(2), at(first), at(last)], 2)  # (B, Q0, 3, D), SPANS' order
+        tables = self.group_tables()
+        words = tables[groups.index("direction")][spans.argmax(-1)]  # (B, Q0, 3, W)
+        found = seen.any(-1)[..., None, None]  # (B, Q0, 1, 1)
+        return torch.where(found, words, tables[groups.index("shape")][-1]).flatten(1, 2)  # (B, Q, W)
+
     def read_words(self, cells: torch.Tensor, grid: tuple[int, int, int], weights=None) -> torch.Tensor:
         """Cell tokens (B, C, W) -> per time step its step word (if any), then the ``object_words``
         cells most likely to show an object, in reading order, each as one token per word group
@@ -539,7 +597,9 @@ class MLPPoolProjector(PoolMLPProjector):
 
     def forward(self, tokens: torch.Tensor, grid: tuple[int, int, int], parts: bool = False):
         """Encoder tokens (B, N, D) -> video tokens (B, K, W): the cells (or their words), then the
-        count tokens; ``parts``: {"cells", "count", "word counts"} apart instead (grounding)."""
+        count tokens; with ``asked_direction`` then its table (B, K + Q, W: the Q reach the LLM only
+        through a question's slot); ``parts``: {"cells", "count", "word counts"} apart instead
+        (grounding)."""
         cells = self.cell_tokens(tokens, grid)  # (B, C, W)
         counted = cells.detach() if self.cfg.count_detach else cells
         counts = self.count(counted, grid) if self.cfg.count_token else None  # (B, 1 + count_words, W)
@@ -548,13 +608,16 @@ class MLPPoolProjector(PoolMLPProjector):
                 return {"cells": cells}
             out = {"cells": cells, "count": counts[:, :1]}
             return {**out, "word counts": counts[:, 1:]} if self.cfg.count_words else out
-        video = cells
+        video, table = [cells], []
         if self.cfg.object_words:
-            weights = self.read_weights(cells, grid)  # computed once for both read-outs
-            video = self.read_words(cells, grid, weights)
+            weights = self.read_weights(cells, grid)  # computed once for every read-out
+            video = [self.read_words(cells, grid, weights)]
             if self.cfg.cell_counts:  # needs object_words (ProjectorConfig checks)
-                video = torch.cat([video, self.read_counts(weights, grid).to(video.dtype)], 1)
-        return video if counts is None else torch.cat([video, counts], 1)
+                video.append(self.read_counts(weights, grid))
+            if self.cfg.asked_direction:  # needs merge_cells, so object_words
+                table.append(self.read_directions(weights, grid))
+        video += [] if counts is None else [counts]
+        return torch.cat([v.to(video[0].dtype) for v in video + table], 1)
 
 
 class AttentiveProjector(Projector):
