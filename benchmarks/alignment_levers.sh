@@ -39,6 +39,7 @@ declare -A ROWS=(
   [asked-count]="stage1.empty_apart=true projector.count_token=true projector.count_detach=true stage2.open_fraction=0.5 projector.object_words=8 projector.step_words=[start,then,then,end] train.steps=1320 projector.cell_counts=true projector.merge_cells=true projector.asked_count=true"
   [asked-count-seed1]="stage1.empty_apart=true projector.count_token=true projector.count_detach=true stage2.open_fraction=0.5 projector.object_words=8 projector.step_words=[start,then,then,end] train.steps=1320 projector.cell_counts=true projector.merge_cells=true projector.asked_count=true seed=1"
   [asked-direction]="stage1.empty_apart=true projector.count_token=true projector.count_detach=true stage2.open_fraction=0.5 projector.object_words=8 projector.step_words=[start,then,then,end] train.steps=1320 projector.cell_counts=true projector.merge_cells=true projector.asked_count=true projector.asked_direction=true"
+  [asked-direction-seed1]="stage1.empty_apart=true projector.count_token=true projector.count_detach=true stage2.open_fraction=0.5 projector.object_words=8 projector.step_words=[start,then,then,end] train.steps=1320 projector.cell_counts=true projector.merge_cells=true projector.asked_count=true projector.asked_direction=true seed=1"
   [overfit32]="projector.input_positions=512 projector.kind=mlp-pool projector.pool=max data.max_clips=32 stage1.data=qa stage1.steps=240 stage1.batch_size=4 stage1.lr=3e-3 train.steps=240"
 )
 for row in "${@:-${!ROWS[@]}}"; do

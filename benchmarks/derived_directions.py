@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = {}
     if args.samples:
         rows = [json.loads(line) for line in Path(args.samples).read_text().splitlines()]
-        chosen = {r["id"]: r["correct"] for r in rows if r["condition"] == "model"}
+        chosen = {r["id"]: r for r in rows if r["condition"] == "model"}
     tally = defaultdict(lambda: defaultdict(int))
     for video, questions in motion_questions(args.data, args.split).items():
         keys, words = direction_words(model, video)
@@ -75,14 +75,17 @@ def main(argv: list[str] | None = None) -> int:
             row["parsed"] += key is not None
             derived = key is not None and words[keys.index(key)] == q["answer"]
             row["derived right"] += derived
-            if q["id"] in chosen:
+            sample = chosen.get(q["id"])
+            if sample is not None:
+                choice = sample["options"][ord(sample["choice"]) - ord("A")] if sample["choice"] else None
                 row["scored"] += 1
-                row["model right"] += chosen[q["id"]]
-                row["derived right, model wrong"] += derived and not chosen[q["id"]]
-                row["derived wrong, model right"] += not derived and chosen[q["id"]]
+                row["model right"] += sample["correct"]
+                row["model chose the word read"] += key is not None and choice == words[keys.index(key)]
+                row["derived right, model wrong"] += derived and not sample["correct"]
+                row["derived wrong, model right"] += not derived and sample["correct"]
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line), "?")
     print(f"{args.data} ({args.split}) motion questions; {args.model}; CPU {cpu}")
-    columns = ["questions", "parsed", "derived right", "scored", "model right"]
+    columns = ["questions", "parsed", "derived right", "scored", "model right", "model chose the word read"]
     columns += ["derived right, model wrong", "derived wrong, model right"]
     print("| subtype | " + " | ".join(columns) + " |\n|" + " --- |" * (len(columns) + 1))
     for subtype in [*sorted(tally), "all"]:

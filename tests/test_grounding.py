@@ -338,11 +338,12 @@ def test_cell_counts_the_asked_count_and_direction_survive_save_and_load_and_rea
         "the direction a motion question asks for placed after it"
         in (tmp_path / "run" / "README.md").read_text()
     )
-    motion = "Which way does the object move at the start?"  # the slot holds a word of the table
+    colour = model.config.projector.words["colour"][0]
+    motion = f"Which way does the {colour} object move at the start?"  # the slot holds a word of the table
     batch = model.processor.collate([model.processor.encode(motion)])
     ((_, slot),) = (batch["asked_slots"] >= 0).nonzero().tolist()
     index = int(batch["asked_slots"][0, slot])
-    assert index == model.projector.asked_directions(model.grid)[(None, None, None, "start")]
+    assert index == model.projector.asked_directions(model.grid)[(None, colour, None, "start")]
     with torch.no_grad():
         embeds = model.embed_inputs(
             batch["input_ids"], batch["video_mask"], video_embeds, batch["asked_slots"]

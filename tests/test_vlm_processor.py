@@ -233,7 +233,8 @@ def test_asked_direction_is_the_object_and_span_a_motion_question_names():
     assert ask("Which way does the red square move at the end?") == (None, "red", "square", "end")
     assert ask("In which direction is the square moving at the start of the video?")[3] == "start"
     assert ask("What is the direction of travel of the cyan square?") == (None, "cyan", "square", "whole")
-    assert ask("By the end of the video, where is the object heading?") == (None, None, None, "end")
+    assert ask("By the end of the video, where is the small object heading?") == ("small", None, None, "end")
+    assert ask("By the end of the video, where is the object heading?") is None  # names no object
     assert ask("What colour is the small square?") is None  # not a motion question
     assert ask("How many red objects are moving?") is None  # a counting one
     assert ask("Which way do the red and the cyan square move?") is None  # two objects: which one?

@@ -124,7 +124,8 @@ def asked_direction(question: str, keys) -> tuple | None:
     """The key (size, colour, shape, span) among ``keys`` (``projector.direction_keys``) that a
     motion question ("which way", "moving", "heading") asks about: the one word of each group it
     names (``None`` for a group it names none of) and its span ("start", "end", else "whole");
-    ``None`` for any other question, a counting one, or one naming two words of a group."""
+    ``None`` for any other question, a counting one, one naming no object ("What is moving?") or
+    two words of a group."""
     if not MOTION_CUE.search(question) or COUNT_CUE.search(question):
         return None
     named = []
@@ -134,6 +135,8 @@ def asked_direction(question: str, keys) -> tuple | None:
         if len(hits) > 1:
             return None
         named.append(hits[0] if hits else None)
+    if named == [None, None, None]:
+        return None
     span = "start" if START_CUE.search(question) else "end" if END_CUE.search(question) else "whole"
     key = (*named, span)
     return key if key in keys else None
