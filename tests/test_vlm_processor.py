@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
@@ -216,19 +218,17 @@ def test_a_counting_question_gets_a_count_line_whose_number_is_a_video_token_slo
 
 
 DIRECTIONS = {  # (size, colour, shape, span) -> the projector output holding its direction
-    (size, colour, shape, span): 10 + i
-    for i, (size, colour, shape, span) in enumerate(
-        (a, b, c, d)
-        for a in (None, "small")
-        for b in (None, "red", "cyan")
-        for c in (None, "square")
-        for d in ("whole", "start", "end")
+    key: 10 + i
+    for i, key in enumerate(
+        itertools.product((None, "small"), (None, "red", "cyan"), (None, "square"), ("whole", "start", "end"))
     )
 }
 
 
 def test_asked_direction_is_the_object_and_span_a_motion_question_names():
-    ask = lambda q: asked_direction(q, DIRECTIONS)  # noqa: E731
+    def ask(question):
+        return asked_direction(question, DIRECTIONS)
+
     assert ask("At first, where is the small cyan object heading?") == ("small", "cyan", None, "start")
     assert ask("Which way does the red square move at the end?") == (None, "red", "square", "end")
     assert ask("In which direction is the square moving at the start of the video?")[3] == "start"
