@@ -33,6 +33,21 @@ def benchmark_script(name: str):
     return module
 
 
+def direction_projector_config(words: dict[str, list[str]]):
+    """The smallest word read-out projector with ``asked_direction``: 4 time steps of 2 x 2 cells."""
+    from vlm.projector import ProjectorConfig
+
+    return ProjectorConfig(
+        kind="mlp-pool",
+        tokens=16,
+        time_steps=4,
+        object_words=2,
+        words=words,
+        merge_cells=True,
+        asked_direction=True,
+    )
+
+
 def pattern_frame(index: int, height: int, width: int) -> np.ndarray:
     """RGB uint8 (H, W, 3): three vertical grey bands encoding ``index`` in base 16 (up to 4095)."""
     image = np.zeros((height, width, 3), np.uint8)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import benchmark_script
+from conftest import benchmark_script, direction_projector_config
 
 WORDS = {
     "shape": ["circle", "square", "nothing"],
@@ -37,18 +37,9 @@ def test_motion_questions_are_the_splits_motion_rows_by_video(bench, tmp_path):
 def test_every_key_reads_a_direction_word_or_none(bench, tmp_path, tiny_mp4):
     import torch
 
-    from vlm.projector import ProjectorConfig
     from vlm.testing import make_tiny_model
 
-    cfg = ProjectorConfig(
-        kind="mlp-pool",
-        tokens=16,
-        time_steps=4,
-        object_words=2,
-        words=WORDS,
-        merge_cells=True,
-        asked_direction=True,
-    )
+    cfg = direction_projector_config(WORDS)
     model = make_tiny_model(tmp_path / "llm", projector=cfg).eval()
     table = model.projector.word_table  # (rows, W): orthogonal word embeddings
     model.projector.set_word_table(torch.eye(*table.shape) * 3)

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 import torch
+from conftest import direction_projector_config
 
 from jepa_vqa.config import from_dict
 from jepa_vqa.errors import ConfigError
@@ -459,15 +460,7 @@ def test_step_words_open_each_time_step():
 
 def test_asked_direction_reads_the_named_objects_direction_at_the_time_asked():
     words = {**WORDS, "direction": ["left", "right", "up", "down"]}
-    cfg = ProjectorConfig(
-        kind="mlp-pool",
-        tokens=16,
-        time_steps=4,
-        object_words=2,
-        words=words,
-        merge_cells=True,
-        asked_direction=True,
-    )
+    cfg = direction_projector_config(words)
     proj = build_projector(cfg, encoder_dim=24, llm_dim=40)
     table = torch.linalg.qr(torch.randn(40, len(proj.table_words())))[0].T * 3  # (rows, W)
     proj.set_word_table(table)
