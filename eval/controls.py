@@ -2,7 +2,8 @@
 
 Input controls (the same model, altered video):
 - ``blind``: no video at all (``video=None``): how far the language prior alone gets.
-- ``shuffled``: the same frames in a random order (seeded per example): does order matter?
+- ``shuffled``: the same frames in a random order (seeded per clip: every question about a clip
+  sees the same order): does order matter?
 - ``single_frame``: the middle frame repeated T times: does motion matter?
 
 Answer baselines computed from the data: ``chance`` (uniform guess over the options, or over the
@@ -21,9 +22,9 @@ from eval.example import Example, canonical_gold, gold_index
 from eval.parsing import LETTERS, normalize_text
 
 
-def example_seed(seed: int, example_id: str) -> int:
-    """A per-example seed, independent of order and sharding."""
-    digest = hashlib.sha256(f"{seed}:{example_id}".encode()).digest()
+def example_seed(seed: int, key: str) -> int:
+    """A seed per ``key`` (a clip, an example), independent of order and sharding."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
     return int.from_bytes(digest[:8], "little")
 
 
@@ -43,14 +44,16 @@ def single_frame(frames: torch.Tensor) -> torch.Tensor:
     return frames[t // 2 : t // 2 + 1].expand_as(frames).clone()  # (T, C, H, W)
 
 
-def apply_control(name: str, frames: torch.Tensor | None, seed: int, example_id: str) -> torch.Tensor | None:
-    """The video input of condition ``name`` ("model" is the unaltered frames)."""
+def apply_control(name: str, frames: torch.Tensor | None, seed: int, clip: str) -> torch.Tensor | None:
+    """The video input of condition ``name`` ("model" is the unaltered frames); ``clip`` names the
+    video (its file name, wherever the data lies), so that every question about it sees the same
+    shuffled order."""
     if name == "model":
         return frames
     if name == "blind":
         return None
     if name == "shuffled":
-        return shuffle_frames(frames, example_seed(seed, example_id))
+        return shuffle_frames(frames, example_seed(seed, clip))
     if name == "single_frame":
         return single_frame(frames)
     raise ValueError(f"unknown control {name!r}")

@@ -12,13 +12,15 @@ Two metrics, as lm-evaluation-harness and chat users see a model:
 ``model`` is anything with ``load_frames(path) -> uint8 (T, C, H, W)`` and
 ``generate_batch(videos, questions, options=None, **generation)`` (or ``answer_batch``), and
 optionally ``choose(videos, questions, options) -> [index]`` (a ``vlm.model.VideoQAModel``).
-Frames are decoded once per example and reused by every condition. Under ``accelerate launch``
+A batch decodes each clip once; every condition reuses the frames, and the questions about one
+clip share its encoding and, when scored, its prompt prefix (``model.score_options``). Under ``accelerate launch``
 (or torchrun) each process answers its share of the batches and rank 0 scores the gathered answers.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
@@ -54,7 +56,10 @@ def _condition_inputs(cond: str, frames: list, batch: list[Example], cfg: EvalCo
         return [None] * len(batch), [with_scene(q, ex.scene) for q, ex in zip(questions, batch)]
     if cond == "blind" or perception == "none":
         return [None] * len(batch), questions
-    videos = [None if f is None else apply_control(cond, f, cfg.seed, ex.id) for f, ex in zip(frames, batch)]
+    videos = [
+        None if f is None else apply_control(cond, f, cfg.seed, Path(ex.video).name)
+        for f, ex in zip(frames, batch)
+    ]
     return videos, questions
 
 
@@ -91,7 +96,8 @@ def generate(
     needs_frames = any(c != "blind" for c in conditions)
     for idx in mine:
         batch = [examples[i] for i in idx]
-        frames = [model.load_frames(ex.video) if needs_frames and ex.video else None for ex in batch]
+        clips = {ex.video: model.load_frames(ex.video) for ex in batch if needs_frames and ex.video}
+        frames = [clips.get(ex.video) for ex in batch]  # a clip's questions share its decoded frames
         options = [ex.options or None for ex in batch]
         for cond in conditions:
             videos, questions = _condition_inputs(cond, frames, batch, cfg, model)

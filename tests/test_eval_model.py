@@ -183,3 +183,29 @@ def test_two_process_run_equals_single_process(model, world, tmp_path, accelerat
     assert lines[0].startswith("| run | task | model |") and len(lines) == 4
     assert lines[2].split("|")[5] == lines[3].split("|")[5]  # the same accuracy cell
     assert lines[3].split("|")[-2].strip() == "1.000"  # the same choices
+
+
+def test_bench_eval_times_shared_rows_against_one_row_per_question(model, world):
+    """`jepa-vqa bench eval`: every condition timed in both settings, which choose alike."""
+    from eval.bench import bench_eval
+    from eval.registry import get_task
+
+    examples = get_task("world-qa").load(str(world))[:8]
+    assert len({ex.video for ex in examples}) < len(examples)  # some clips have several questions
+    result = bench_eval(model, examples, rounds=1, batch_size=4)
+    for cond in ("model", "blind", "shuffled", "single_frame", "total"):
+        figures = result[cond]
+        assert figures["one_per_row_q_per_s"] > 0 and figures["shared_rows_q_per_s"] > 0
+        assert figures["speedup"] > 0
+    assert result["choice_agreement"] == 1.0 and result["questions"] == 8
+    assert model.questions_per_row == 8 and "cpu" in result["hardware"]
+
+
+def test_bench_eval_cli_rejects_a_non_qa_task(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "cli", "bench", "eval", "--data", str(tmp_path), "--task", "world-voe"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert out.returncode == 2 and "QA tasks" in out.stderr and "Traceback" not in out.stderr

@@ -74,11 +74,26 @@ def test_shuffled_frames_are_a_seeded_permutation():
     assert sorted(order) == list(range(8)) and order != list(range(8))
     assert torch.equal(out, shuffle_frames(frames, seed=5))
     assert not torch.equal(shuffle_frames(frames, 1), shuffle_frames(frames, 2))
-    # Per-example seeds depend on the id, not on the order or the shard an example lands in.
-    assert example_seed(0, "q1") == example_seed(0, "q1") != example_seed(0, "q2")
-    shuffled = apply_control("shuffled", frames, 0, "q1")
-    assert torch.equal(shuffled, shuffle_frames(frames, example_seed(0, "q1")))
+    # Per-clip seeds depend on the clip's name, not on the order or the shard an example lands in.
+    assert example_seed(0, "c1.mp4") == example_seed(0, "c1.mp4") != example_seed(0, "c2.mp4")
+    shuffled = apply_control("shuffled", frames, 0, "c1.mp4")
+    assert torch.equal(shuffled, shuffle_frames(frames, example_seed(0, "c1.mp4")))
     assert sorted(shuffle_frames(_frames(2), 0)[:, 0, 0, 0].tolist()) == [0, 1]
+
+
+def test_every_question_about_a_clip_sees_the_same_shuffled_frames():
+    """The shuffled control is seeded by the clip's file name: one order per clip (so its questions
+    share one encoding and prompt prefix), the same wherever the data lies."""
+    from eval.config import EvalConfig
+    from eval.qa import _condition_inputs
+
+    batch = [
+        Example(f"q{i}", video, "Which way?", "up", ["up", "down"])
+        for i, video in enumerate(["/data/a/c1.mp4", "/elsewhere/c1.mp4", "/data/a/c2.mp4"])
+    ]
+    frames = [_frames(8)] * 3
+    videos, _ = _condition_inputs("shuffled", frames, batch, EvalConfig(), model=None)
+    assert torch.equal(videos[0], videos[1]) and not torch.equal(videos[0], videos[2])
 
 
 def test_single_frame_repeats_the_middle_one_and_blind_is_none():

@@ -322,6 +322,50 @@ def test_option_scores_equal_one_pass_per_option(model):
     ]
 
 
+def test_questions_about_one_video_share_a_row_and_score_as_alone(model, monkeypatch):
+    """Questions about the same clip (equal frames, not only the same tensor) are scored in one row
+    whose video prefix is computed once, with the scores of one question at a time; a question
+    with history, or without a video, keeps a row of its own."""
+    from vlm import answering
+
+    videos = [_frames(0), _frames(0), _frames(1), _frames(0), None]
+    questions = [QUESTIONS[0], QUESTIONS[1], QUESTIONS[2], QUESTIONS[2], QUESTIONS[0]]
+    options = [
+        ["red", "dark blue", "green"],
+        ["1", "2"],
+        ["left", "right"],
+        ["up", "down", "left"],
+        ["a", "b"],
+    ]
+    histories = [None, None, None, [("Hi?", "Hello.")], None]
+    assert answering.shared_video_rows(videos, histories, 8) == [[0, 1], [2], [3], [4]]
+    assert answering.shared_video_rows(videos[:4] + [_frames(0)], [None] * 5, 2) == [[0, 1], [2], [3, 4]]
+    assert answering.shared_video_rows(videos, histories, 1) == [[0], [1], [2], [3], [4]]
+    seen = []
+    encode = model.encode_tokens
+    monkeypatch.setattr(model, "encode_tokens", lambda frames: seen.append(len(frames)) or encode(frames))
+    scores = model.score_options(videos, questions, options, histories)
+    assert seen == [2]  # three rows with a video (two of them frames 0): two clips through the encoder
+    alone = [
+        model.score_options([v], [q], [o], [h])[0]
+        for v, q, o, h in zip(videos, questions, options, histories)
+    ]
+    for got, want in zip(scores, alone):
+        assert got == pytest.approx(want, abs=1e-4)
+
+
+def test_encode_videos_encodes_each_distinct_clip_once(model, monkeypatch):
+    seen = []
+    encode = model.encode_tokens
+    monkeypatch.setattr(model, "encode_tokens", lambda frames: seen.append(len(frames)) or encode(frames))
+    with torch.no_grad():
+        both = model.encode_videos([_frames(0), _frames(1), _frames(0)])  # (3, K, W)
+        one = model.encode_videos([_frames(1)])
+    assert seen == [2, 1] and both.shape[0] == 3
+    torch.testing.assert_close(both[0], both[2])
+    torch.testing.assert_close(both[1], one[0], rtol=1e-4, atol=1e-5)
+
+
 def test_option_scores_of_a_bf16_llm_take_the_lm_head_in_fp32(llm_dir):
     """bf16 logits of ~20 are rounded to steps of 0.125: the head runs in fp32 over the bf16 LLM's
     final hidden states, so close options are ranked as an fp32 model ranks them (#14)."""

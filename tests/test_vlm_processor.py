@@ -108,6 +108,32 @@ def test_option_rows_score_each_option_on_its_own_segment(proc, tokenizer):
         proc.encode_options("Which way?", [])
 
 
+def test_joined_questions_see_the_prefix_their_prompt_and_their_option(tokenizer):
+    """Option rows of questions about one video in one row: the video prefix once, each question
+    in its own group with its options; a token sees the prefix, its question's prompt and its own
+    option, at the positions it has alone; asked slots follow their question."""
+    proc = VideoQAProcessor(tokenizer, num_video_tokens=K, asked_counts=ASKED)
+    rows = [
+        proc.encode_options("Which way?", ["left", "right"]),
+        proc.encode_options("Count the squares.", ["2", "3", "4"]),
+    ]
+    row = proc.join_questions(rows)
+    head = row.groups.count(0)
+    assert head >= row.video_start + K and row.input_ids[:head] == rows[0].input_ids[:head]
+    for g, alone in enumerate(rows, start=1):
+        mine = [k for k, group in enumerate(row.groups) if group == g]
+        assert [row.input_ids[k] for k in mine] == alone.input_ids[head:]
+        assert [row.segments[k] for k in mine] == alone.segments[head:]
+        assert [row.positions[k] for k in mine] == alone.positions[head:]
+    assert [i for _, i in row.asked_slots] == [4] and row.groups[row.asked_slots[0][0]] == 2
+    mask = proc.collate([row, rows[0]])["attention_mask"][0, 0]  # (L, L)
+    last = len(row) - 1  # the last token of question 2's last option
+    seen = {(row.groups[k], row.segments[k]) for k in range(len(row)) if mask[last, k]}
+    assert seen == {(0, 0), (2, 0), (2, 3)}
+    with pytest.raises(ValueError, match="encode_options rows"):
+        proc.join_questions([proc.encode("Which way?", answer="left")])
+
+
 def test_padding_sides(proc):
     short, long = proc.encode("Hi?", answer="a"), proc.encode("What colour is the ball now?", answer="red")
     right = proc.collate([short, long], padding_side="right")

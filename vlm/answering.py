@@ -12,6 +12,7 @@ The methods :class:`~vlm.model.VideoQAModel` answers with; they use its ``proces
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 from torch.nn import functional as F
@@ -22,6 +23,38 @@ from vlm.processor import format_question as mc_prompt
 from vlm.processor import validate_text
 
 
+def same_video(a, b) -> bool:
+    """Whether two video inputs (paths, or frame / token tensors) are the same clip."""
+    if a is b:
+        return True
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.shape == b.shape and a.dtype == b.dtype and bool(torch.equal(a, b))
+    if isinstance(a, (str, Path)) and isinstance(b, (str, Path)):
+        return Path(a) == Path(b)
+    return False
+
+
+def shared_video_rows(videos: list, histories: list, per_row: int) -> list[list[int]]:
+    """Question indices grouped into rows: questions about the same video (and no history) share
+    a row, up to ``per_row``; a question without a video or with history is a row alone."""
+    rows: list[list[int]] = []
+    open_rows: list[list[int]] = []  # rows that still take questions about their video
+    for i, (video, history) in enumerate(zip(videos, histories)):
+        if video is None or history:
+            rows.append([i])
+            continue
+        row = next((r for r in open_rows if same_video(videos[r[0]], video)), None)
+        if row is None:
+            row = [i]
+            rows.append(row)
+            open_rows.append(row)
+        else:
+            row.append(i)
+        if len(row) >= per_row:
+            open_rows.remove(row)
+    return rows
+
+
 def _take(columns: tuple, rows: list[int]) -> list[list]:
     """The entries ``rows`` of each column."""
     return [[column[i] for i in rows] for column in columns]
@@ -29,6 +62,10 @@ def _take(columns: tuple, rows: list[int]) -> list[list]:
 
 class Answering:
     """Mixin of :class:`~vlm.model.VideoQAModel`: every way it answers (batched == one by one)."""
+
+    # questions about one video scored in one row (1: a row each, as ``jepa-vqa bench eval``
+    # compares); a row's attention mask is L x L, so L (prefix + questions) stays moderate
+    questions_per_row: int = 8
 
     def format_question(self, question: str, options: list[str] | None = None) -> str:
         """The one multiple-choice prompt format (see :func:`vlm.processor.format_question`)."""
@@ -64,7 +101,8 @@ class Answering:
     def score_options(self, videos, questions, options, histories=None) -> list[list[float]]:
         """Length-normalised log-likelihood of each option as the answer (mean log-probability of
         its tokens given the prompt), for a batch of multiple-choice questions. One forward pass:
-        each question is one row whose prompt is computed once and shared by all its options."""
+        a question's prompt is computed once and shared by all its options, and questions about the
+        same video (without history) share one row, whose video prefix is computed once."""
         n = len(questions)
         histories = [None] * n if histories is None else list(histories)
         if not (len(videos) == len(options) == len(histories) == n):
@@ -73,27 +111,33 @@ class Answering:
             self.processor.encode_options(q, o, h, has_video=v is not None)
             for v, q, o, h in zip(videos, questions, options, histories)
         ]
-        batch = self.processor.collate(items, padding_side="right")
-        embeds = self._embed_batch(videos, batch)  # (B, L, W)
-        targets = batch["labels"][:, 1:].to(self.device)  # (B, L-1): position p predicts token p + 1
+        plan = shared_video_rows(videos, histories, self.questions_per_row)  # question indices per row
+        rows = [self.processor.join_questions([items[i] for i in row]) for row in plan]
+        batch = self.processor.collate(rows, padding_side="right")
+        embeds = self._embed_batch([videos[row[0]] for row in plan], batch)  # (R, L, W)
+        targets = batch["labels"][:, 1:].to(self.device)  # (R, L-1): position p predicts token p + 1
         keep = (targets != -100).any(dim=0).nonzero().squeeze(1)  # (P,) positions that predict options
         hidden = self.llm.get_decoder()(  # the transformer without its head (LoRA layers included)
             inputs_embeds=embeds,
-            attention_mask=batch["attention_mask"].to(self.device),  # (B, 1, L, L): options apart
+            attention_mask=batch["attention_mask"].to(self.device),  # (R, 1, L, L): questions, options apart
             position_ids=batch["position_ids"].to(self.device),
             use_cache=False,
-        ).last_hidden_state  # (B, L, W)
-        logprobs = self._fp32_logits(hidden[:, keep]).log_softmax(-1)  # (B, P, V)
-        picked = targets[:, keep]  # (B, P)
-        token_lp = logprobs.gather(-1, picked.clamp_min(0)[..., None])[..., 0]  # (B, P)
-        segments = batch["segments"][:, 1:][:, keep.cpu()].to(
-            self.device
-        )  # (B, P): the option of each target
-        segments[picked == -100] = -1
-        return [
-            [float(token_lp[row][segments[row] == j].mean()) for j in range(1, len(opts) + 1)]
-            for row, opts in enumerate(options)
-        ]
+        ).last_hidden_state  # (R, L, W)
+        logprobs = self._fp32_logits(hidden[:, keep]).log_softmax(-1)  # (R, P, V)
+        picked = targets[:, keep]  # (R, P)
+        token_lp = logprobs.gather(-1, picked.clamp_min(0)[..., None])[..., 0].cpu()  # (R, P)
+        segments = batch["segments"][:, 1:][:, keep.cpu()]  # (R, P): the option of each target
+        segments[picked.cpu() == -100] = -1
+        groups = batch["groups"][:, 1:][:, keep.cpu()]  # (R, P): the question within its row
+        scores: list[list[float]] = [[] for _ in range(n)]
+        for r, row in enumerate(plan):
+            for g, i in enumerate(row, start=1):
+                mine = groups[r] == g
+                scores[i] = [
+                    float(token_lp[r][mine & (segments[r] == j)].mean())
+                    for j in range(1, len(options[i]) + 1)
+                ]
+        return scores
 
     def _fp32_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """The LM head in fp32 over final hidden states (B, P, W) -> logits (B, P, V): a bf16 head

@@ -160,6 +160,9 @@ class Encoded:
     asked_slots: list[tuple[int, int]] = field(default_factory=list)  # (position, projector output index)
     segments: list[int] | None = None  # grouped questions: 0 = shared prefix, j = the j-th question
     positions: list[int] | None = None  # grouped questions: each restarts after the shared prefix
+    # several option rows in one (:meth:`VideoQAProcessor.join_questions`): the question of each token
+    # (0 = the shared prefix); ``segments`` then number the options within it (0 = its prompt)
+    groups: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -342,6 +345,15 @@ class VideoQAProcessor:
         row.labels = [IGNORE_INDEX if t == self.end_of_turn_id else t for t in row.labels]
         return row
 
+    def join_questions(self, rows: list[Encoded]) -> Encoded:
+        """Several :meth:`encode_options` rows about one video (no history) as one row: the shared
+        prefix (system turn, video) once, then each question's prompt and options, seeing the prefix
+        and their own question only. The same scores as separate rows; the video prefix is computed
+        once for all the questions instead of once per question."""
+        if not rows or any(r.segments is None or r.groups is not None for r in rows):
+            raise ValueError("join_questions needs one or more encode_options rows")
+        return _join_segments(rows)
+
     # -- batching ----------------------------------------------------------------------------------
     def collate(
         self, items: list[Encoded], padding_side: str = "right", pad_to_multiple_of: int = 1
@@ -387,20 +399,33 @@ class VideoQAProcessor:
 
 def _join_segments(items: list[Encoded]) -> Encoded:
     """One row: the items' shared prefix once, then each item's remainder as segment 1, 2, ...
-    with positions restarting after the prefix."""
+    with positions restarting after the prefix. Items that are segmented rows themselves (option
+    rows) keep their segments and positions, and their remainders become groups 1, 2, ..."""
     head = _shared_prefix(items)
+    nested = items[0].segments is not None
     ids, labels = list(items[0].input_ids[:head]), list(items[0].labels[:head])
-    segments, positions = [0] * head, list(range(head))
+    segments, groups, positions = [0] * head, [0] * head, list(range(head))
     slots = [(p, i) for p, i in items[0].asked_slots if p < head]  # a slot the prefix shares
     for j, item in enumerate(items, start=1):
         tail = len(item) - head
         slots += [(len(ids) + p - head, i) for p, i in item.asked_slots if p >= head]
         ids += item.input_ids[head:]
         labels += item.labels[head:]
-        segments += [j] * tail
-        positions += range(head, head + tail)
+        segments += item.segments[head:] if nested else [j] * tail
+        groups += [j] * tail
+        positions += item.positions[head:] if nested else range(head, head + tail)
     first = items[0]
-    return Encoded(ids, labels, first.video_start, first.num_video_tokens, 0, slots, segments, positions)
+    return Encoded(
+        ids,
+        labels,
+        first.video_start,
+        first.num_video_tokens,
+        0,
+        slots,
+        segments,
+        positions,
+        groups if nested else None,
+    )
 
 
 def _shared_prefix(items: list[Encoded]) -> int:
@@ -418,17 +443,28 @@ def _shared_prefix(items: list[Encoded]) -> int:
 
 
 def _grouped_attention(items: list[Encoded], length: int) -> dict[str, torch.Tensor]:
-    """``position_ids`` (B, L), a boolean ``attention_mask`` (B, 1, L, L) and ``segments`` (B, L)
-    for right-padded rows: a token sees earlier tokens of the shared prefix (segment 0) and of its
-    own segment. Padding (segment -1) sees only itself, so that no attention row is empty."""
+    """``position_ids`` (B, L), a boolean ``attention_mask`` (B, 1, L, L), ``segments`` and
+    ``groups`` (B, L) for right-padded rows: a token sees earlier tokens of the shared prefix
+    (group 0), and of its own group those of its prompt (segment 0) and of its own segment. A row
+    without groups is its own segments' groups. Padding (-1) sees only itself, so that no attention
+    row is empty."""
     segments = torch.full((len(items), length), -1, dtype=torch.long)  # -1: padding
+    groups = torch.full((len(items), length), -1, dtype=torch.long)
     positions = torch.zeros(len(items), length, dtype=torch.long)
     for row, it in enumerate(items):
         n = len(it)
         segments[row, :n] = torch.tensor(it.segments if it.segments is not None else [0] * n)
+        groups[row, :n] = torch.tensor(it.groups) if it.groups is not None else segments[row, :n]
         positions[row, :n] = torch.tensor(it.positions if it.positions is not None else range(n))
     query, key = segments[:, :, None], segments[:, None, :]  # (B, L, 1), (B, 1, L)
+    same_group = groups[:, :, None] == groups[:, None, :]  # (B, L, L)
     causal = torch.ones(length, length, dtype=torch.bool).tril()  # (L, L)
-    visible = causal & (key >= 0) & ((key == 0) | (key == query))  # (B, L, L)
+    own = same_group & ((key == 0) | (key == query))
+    visible = causal & (key >= 0) & ((groups[:, None, :] == 0) | own)  # (B, L, L)
     visible |= torch.eye(length, dtype=torch.bool)
-    return {"attention_mask": visible[:, None], "position_ids": positions, "segments": segments}
+    return {
+        "attention_mask": visible[:, None],
+        "position_ids": positions,
+        "segments": segments,
+        "groups": groups,
+    }
