@@ -43,8 +43,13 @@ def bench_eval(model, examples: list, rounds: int = 2, per_row: int = 8, batch_s
             spent, choices[name] = time_conditions(model, examples, conditions, setting, batch_size)
             spent["total"] = time.perf_counter() - start
             seconds[name].append(spent)
-    model.questions_per_row = per_row
-    result: dict = {"questions": len(examples), "questions_per_row": per_row, "rounds": rounds}
+    model.questions_per_row = type(model).questions_per_row  # the default again
+    result: dict = {
+        "questions": len(examples),
+        "questions_per_row": per_row,
+        "batch_size": batch_size,
+        "rounds": rounds,
+    }
     for cond in [*conditions, "total"]:
         one, shared = (statistics.median(s[cond] for s in seconds[name]) for name in settings)
         result[cond] = {

@@ -35,6 +35,15 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--rounds", type=int, default=2, help="interleaved timed passes per setting (default: %(default)s)"
     )
+    p.add_argument(
+        "--batch-size", type=int, default=8, help="questions per batch, as eval's (default: %(default)s)"
+    )
+    p.add_argument(
+        "--questions-per-row",
+        type=int,
+        default=8,
+        help="most questions of a clip in one row (default: %(default)s)",
+    )
     add_precision_argument(p)
     p.set_defaults(func=_bench_eval)
 
@@ -47,12 +56,14 @@ def _bench_eval(args: argparse.Namespace) -> int:
     from eval.run import load_model
     from jepa_vqa.errors import UserError
 
-    if args.limit < 8 or args.rounds < 1:
-        raise UserError("--limit must be >= 8 and --rounds >= 1")
+    if min(args.rounds, args.batch_size, args.questions_per_row) < 1 or args.limit < args.batch_size:
+        raise UserError(
+            "--rounds, --batch-size and --questions-per-row must be >= 1, and --limit >= --batch-size"
+        )
     task = get_task(args.task)
     if task.runner != "qa":
         raise UserError(f"bench eval times QA tasks; '{args.task}' is a {task.runner} task")
     examples = task.load(args.data)[: args.limit]
     model = load_model(args.model, "cpu", args.precision or "fp32")
-    print(json.dumps(bench_eval(model, examples, args.rounds)))
+    print(json.dumps(bench_eval(model, examples, args.rounds, args.questions_per_row, args.batch_size)))
     return 0
