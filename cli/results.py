@@ -48,6 +48,9 @@ class ResultsConfig:
     eval_limit: int = 0  # test questions per variant (0: all)
     question_types: list[str] = field(default_factory=list)  # [] = every type
     controls: list[str] = field(default_factory=lambda: ["blind", "shuffled"])
+    generation: bool = (
+        False  # also free generation (report.md's second metric; the table is the likelihood choice)
+    )
 
     def __post_init__(self) -> None:
         names = [v.slug for v in self.variants]
@@ -98,7 +101,9 @@ def run_variant(cfg: ResultsConfig, variant: Variant) -> dict:
         )
         model_dir = train(recipe, work / "model")
     print(f"\n== {variant.name}: eval ==", flush=True)
-    eval_cfg = EvalConfig(controls=list(cfg.controls), question_types=list(cfg.question_types))
+    eval_cfg = EvalConfig(
+        controls=list(cfg.controls), question_types=list(cfg.question_types), generation=cfg.generation
+    )
     return evaluate_task(
         str(model_dir),
         "world-qa",

@@ -28,7 +28,7 @@ def same_video(a, b) -> bool:
     if a is b:
         return True
     if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-        return a.shape == b.shape and a.dtype == b.dtype and bool(torch.equal(a, b))
+        return a.shape == b.shape and a.dtype == b.dtype and a.device == b.device and bool(torch.equal(a, b))
     if isinstance(a, (str, Path)) and isinstance(b, (str, Path)):
         return Path(a) == Path(b)
     return False
