@@ -48,9 +48,8 @@ class ResultsConfig:
     eval_limit: int = 0  # test questions per variant (0: all)
     question_types: list[str] = field(default_factory=list)  # [] = every type
     controls: list[str] = field(default_factory=lambda: ["blind", "shuffled"])
-    generation: bool = (
-        False  # also free generation (report.md's second metric; the table is the likelihood choice)
-    )
+    # also free generation (each report.md's second metric); the table is the likelihood choice
+    generation: bool = False
 
     def __post_init__(self) -> None:
         names = [v.slug for v in self.variants]

@@ -13,8 +13,9 @@ Two metrics, as lm-evaluation-harness and chat users see a model:
 ``generate_batch(videos, questions, options=None, **generation)`` (or ``answer_batch``), and
 optionally ``choose(videos, questions, options) -> [index]`` (a ``vlm.model.VideoQAModel``).
 A batch decodes each clip once; every condition reuses the frames, and the questions about one
-clip share its encoding and, when scored, its prompt prefix (``model.score_options``). Under ``accelerate launch``
-(or torchrun) each process answers its share of the batches and rank 0 scores the gathered answers.
+clip share its encoding and, when scored, its prompt prefix (``model.score_options``). Under
+``accelerate launch`` (or torchrun) each process answers its share of the batches and rank 0 scores
+the gathered answers.
 """
 
 from __future__ import annotations
