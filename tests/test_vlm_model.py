@@ -102,6 +102,30 @@ def test_batched_equals_unbatched(model):
     assert all(batched) and len(set(batched)) > 1  # non-trivial, distinct outputs
 
 
+def test_prompts_about_videos_share_their_prefix_cache_and_generate_as_alone(model, monkeypatch):
+    """Several prompts about videos: the shared prefix (system turn, video) runs once per distinct
+    clip and is every row's KV cache, the rest of each prompt after padding; the tokens generated
+    are those of one question at a time, including min_new_tokens past a row's end of turn."""
+    videos = [_frames(0), _frames(1), _frames(0), _frames(0)]
+    questions = [QUESTIONS[0], QUESTIONS[1], QUESTIONS[2], "Is it moving to the left of the red one?"]
+    prefixes = []
+    decoder = model.llm.get_decoder()
+    monkeypatch.setattr(
+        decoder,
+        "forward",
+        lambda *a, **k: prefixes.append(k["inputs_embeds"].shape) or type(decoder).forward(decoder, *a, **k),
+    )
+    inputs = model.prepare_prompts(videos, questions)
+    assert len(prefixes) == 1 and prefixes[0][0] == 2  # two distinct clips
+    monkeypatch.undo()
+    assert inputs["attention_mask"][:, : prefixes[0][1]].all()  # the prefix: no padding
+    for settings in ({"max_new_tokens": 10}, {"max_new_tokens": 6, "min_new_tokens": 6}):
+        shared = model.generate_batch(videos, questions, **settings)
+        alone = [model.generate_batch([v], [q], **settings)[0] for v, q in zip(videos, questions)]
+        assert shared == alone
+    assert len(set(shared)) > 1
+
+
 def test_video_changes_the_answer(model):
     with_video = model.answer(_frames(0), QUESTIONS[0], max_new_tokens=8)
     blind = model.answer(None, QUESTIONS[0], max_new_tokens=8)

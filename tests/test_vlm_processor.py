@@ -134,6 +134,30 @@ def test_joined_questions_see_the_prefix_their_prompt_and_their_option(tokenizer
         proc.join_questions([proc.encode("Which way?", answer="left")])
 
 
+def test_prompts_sharing_a_video_prefix_are_padded_after_it(tokenizer):
+    """collate_after_prefix: each row is the shared prefix (holding the video slot), then padding,
+    then the rest of its prompt; asked slots move with their tokens. Nothing to share (no video, or
+    a prefix that ends before the video) is length 0."""
+    proc = VideoQAProcessor(tokenizer, num_video_tokens=K, asked_counts=ASKED)
+    items = [proc.encode("Which way?"), proc.encode("How many red objects are there now?")]
+    head = proc.shared_prefix_length(items)
+    assert head >= items[0].video_start + K and items[0].input_ids[:head] == items[1].input_ids[:head]
+    batch = proc.collate_after_prefix(items, head)
+    length = batch["input_ids"].shape[1]
+    assert length == head + max(len(it) - head for it in items)
+    for row, it in enumerate(items):
+        kept = batch["attention_mask"][row].bool()
+        assert batch["input_ids"][row][kept].tolist() == it.input_ids
+        assert kept[:head].all() and kept[length - (len(it) - head) :].all()
+        assert batch["video_mask"][row].nonzero().squeeze(1).tolist() == list(
+            range(it.video_start, it.video_start + K)
+        )
+    ((position, index),) = items[1].asked_slots
+    assert batch["asked_slots"][1, position + length - len(items[1])] == index == 2
+    assert int((batch["asked_slots"] >= 0).sum()) == 1
+    assert proc.shared_prefix_length([items[0], proc.encode("Which way?", has_video=False)]) == 0
+
+
 def test_padding_sides(proc):
     short, long = proc.encode("Hi?", answer="a"), proc.encode("What colour is the ball now?", answer="red")
     right = proc.collate([short, long], padding_side="right")

@@ -18,7 +18,7 @@ import torch
 from torch.nn import functional as F
 
 from jepa_vqa.errors import UserError
-from vlm.generate import generate_ids, stream_text
+from vlm.generate import generate_ids, kv_cache, stream_text
 from vlm.processor import format_question as mc_prompt
 from vlm.processor import validate_text
 
@@ -32,6 +32,20 @@ def same_video(a, b) -> bool:
     if isinstance(a, (str, Path)) and isinstance(b, (str, Path)):
         return Path(a) == Path(b)
     return False
+
+
+def distinct_videos(videos: list) -> tuple[list[int], list[int]]:
+    """The index of the first of each distinct video (:func:`same_video`), and each video's place
+    among those."""
+    firsts: list[int] = []
+    place: list[int] = []
+    for video in videos:
+        k = next((k for k, f in enumerate(firsts) if same_video(videos[f], video)), None)
+        if k is None:
+            firsts.append(len(place))
+            k = len(firsts) - 1
+        place.append(k)
+    return firsts, place
 
 
 def shared_video_rows(videos: list, histories: list, per_row: int) -> list[list[int]]:
@@ -93,9 +107,29 @@ class Answering:
             self.processor.encode(q, history=h, options=o, has_video=v is not None)
             for v, q, o, h in zip(videos, questions, options, histories)
         ]
+        head = self.processor.shared_prefix_length(items) if len(items) > 1 else 0
+        if head:
+            return self._prefix_cached_prompts(videos, items, head)
         batch = self.processor.collate(items, padding_side="left")
         embeds = self._embed_batch(videos, batch)
         return {"inputs_embeds": embeds, "attention_mask": batch["attention_mask"].to(self.device)}
+
+    def _prefix_cached_prompts(self, videos, items, head: int) -> dict:
+        """Generation inputs for several prompts about videos that share their first ``head``
+        tokens (system turn, video): that prefix runs through the LLM once per distinct clip, and
+        its keys and values go to ``generate`` as the cache of every row."""
+        batch = self.processor.collate_after_prefix(items, head)
+        embeds = self._embed_batch(videos, batch)  # (B, L, W)
+        firsts, clip_of = distinct_videos(videos)  # the first row of each clip; each row's clip
+        keyword, cache = kv_cache(self.llm)
+        with torch.no_grad():
+            self.llm.get_decoder()(inputs_embeds=embeds[firsts, :head], use_cache=True, **{keyword: cache})
+        cache.reorder_cache(torch.tensor(clip_of, device=self.device))  # (clips) -> (B) rows
+        return {
+            "inputs_embeds": embeds,
+            "attention_mask": batch["attention_mask"].to(self.device),
+            keyword: cache,
+        }
 
     @torch.no_grad()
     def score_options(self, videos, questions, options, histories=None) -> list[list[float]]:

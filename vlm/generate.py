@@ -11,6 +11,7 @@ the non-streamed answer. One greedy answer on an inference model is decoded by
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Iterator
 
@@ -39,6 +40,15 @@ def generation_config(model, **overrides):
     }
     settings.update(overrides)
     return GenerationConfig(**settings)
+
+
+def kv_cache(llm) -> tuple[str, object]:
+    """The keyword the LLM takes a KV cache by (``cache`` in recent transformers, else
+    ``past_key_values``) and an empty cache."""
+    from transformers import DynamicCache
+
+    params = inspect.signature(type(llm.get_decoder()).forward).parameters
+    return ("cache" if "cache" in params else "past_key_values"), DynamicCache()
 
 
 def is_looping(ids: list[int]) -> bool:

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from jepa_vqa.errors import UserError
-from vlm.answering import Answering, same_video
+from vlm.answering import Answering, distinct_videos
 from vlm.config import (  # noqa: F401 - VideoQAConfig and LoraSettings are re-exported
     DEFAULT_LORA_TARGETS,
     LoraSettings,
@@ -294,16 +294,9 @@ class VideoQAModel(Answering, nn.Module):
     def encode_videos(self, videos: list) -> torch.Tensor:
         """Paths / uint8 frames (T, C, H, W) / encoder tokens (N, D) -> video embeddings (Bv, K, W);
         all frames go through the encoder in one batch, each distinct clip once."""
-        distinct: list = []
-        index: list[int] = []  # each video's place among the distinct ones
-        for video in videos:
-            j = next((j for j, seen in enumerate(distinct) if same_video(seen, video)), None)
-            if j is None:
-                distinct.append(video)
-                j = len(distinct) - 1
-            index.append(j)
-        embeds = self._encode_distinct(distinct)  # (distinct, K, W)
-        return embeds[torch.tensor(index, device=embeds.device)]  # (Bv, K, W)
+        firsts, place = distinct_videos(videos)
+        embeds = self._encode_distinct([videos[i] for i in firsts])  # (distinct, K, W)
+        return embeds[torch.tensor(place, device=embeds.device)]  # (Bv, K, W)
 
     def _encode_distinct(self, videos: list) -> torch.Tensor:
         inputs = [self._video_tokens(v) for v in videos]

@@ -396,6 +396,41 @@ class VideoQAProcessor:
             batch.update(_grouped_attention(items, length))
         return batch
 
+    @staticmethod
+    def shared_prefix_length(items: list[Encoded]) -> int:
+        """How many leading token ids all ``items`` share, when that prefix holds every item's video
+        slot and leaves each at least one token of its own; else 0 (nothing worth sharing)."""
+        first = items[0].input_ids
+        head = min(len(it) for it in items) - 1
+        for it in items[1:]:
+            head = next((i for i in range(head) if it.input_ids[i] != first[i]), head)
+        if any(it.video_start is None or it.video_start + it.num_video_tokens > head for it in items):
+            return 0
+        return head
+
+    def collate_after_prefix(self, items: list[Encoded], head: int) -> dict[str, torch.Tensor]:
+        """Generation inputs whose rows share their first ``head`` token ids
+        (:meth:`shared_prefix_length`): each row is that prefix, then padding, then the rest of its
+        prompt, so that the prefix's keys and values can be computed once per clip and the new tokens
+        follow every prompt's end. Positions come from ``attention_mask``."""
+        length = head + max(len(it) - head for it in items)
+        shifted = [
+            Encoded(
+                it.input_ids[:head]
+                + [self.tokenizer.pad_token_id] * (length - len(it))
+                + it.input_ids[head:],
+                it.labels[:head] + [IGNORE_INDEX] * (length - len(it)) + it.labels[head:],
+                it.video_start,
+                it.num_video_tokens,
+                asked_slots=[(p if p < head else p + length - len(it), i) for p, i in it.asked_slots],
+            )
+            for it in items
+        ]
+        batch = self.collate(shifted, padding_side="right")
+        for row, it in enumerate(items):
+            batch["attention_mask"][row, head : head + length - len(it)] = 0  # the padding in the middle
+        return batch
+
 
 def _join_segments(items: list[Encoded]) -> Encoded:
     """One row: the items' shared prefix once, then each item's remainder as segment 1, 2, ...
