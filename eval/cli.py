@@ -44,6 +44,9 @@ def add_bench_commands(sub: argparse._SubParsersAction) -> None:
         default=8,
         help="most questions of a clip in one row (default: %(default)s)",
     )
+    p.add_argument(
+        "--generation", action="store_true", help="also time free generation (the model condition)"
+    )
     add_precision_argument(p)
     p.set_defaults(func=_bench_eval)
 
@@ -65,5 +68,8 @@ def _bench_eval(args: argparse.Namespace) -> int:
         raise UserError(f"bench eval times QA tasks; '{args.task}' is a {task.runner} task")
     examples = task.load(args.data)[: args.limit]
     model = load_model(args.model, "cpu", args.precision or "fp32")
-    print(json.dumps(bench_eval(model, examples, args.rounds, args.questions_per_row, args.batch_size)))
+    result = bench_eval(
+        model, examples, args.rounds, args.questions_per_row, args.batch_size, args.generation
+    )
+    print(json.dumps(result))
     return 0

@@ -77,8 +77,9 @@ def _take(columns: tuple, rows: list[int]) -> list[list]:
 class Answering:
     """Mixin of :class:`~vlm.model.VideoQAModel`: every way it answers (batched == one by one)."""
 
-    # questions about one video scored in one row (1: a row each, as ``jepa-vqa bench eval``
-    # compares); a row's attention mask is L x L, so L (prefix + questions) stays moderate
+    # questions about one video scored in one row, and generated from one cache of its prefix (1:
+    # each question alone, as ``jepa-vqa bench eval`` compares); a scoring row's attention mask is
+    # L x L, so L (prefix + questions) stays moderate
     questions_per_row: int = 8
 
     def format_question(self, question: str, options: list[str] | None = None) -> str:
@@ -107,7 +108,8 @@ class Answering:
             self.processor.encode(q, history=h, options=o, has_video=v is not None)
             for v, q, o, h in zip(videos, questions, options, histories)
         ]
-        head = self.processor.shared_prefix_length(items) if len(items) > 1 else 0
+        share = len(items) > 1 and self.questions_per_row > 1
+        head = self.processor.shared_prefix_length(items) if share else 0
         if head:
             return self._prefix_cached_prompts(videos, items, head)
         batch = self.processor.collate(items, padding_side="left")
