@@ -400,10 +400,7 @@ class VideoQAProcessor:
     def shared_prefix_length(items: list[Encoded]) -> int:
         """How many leading token ids all ``items`` share, when that prefix holds every item's video
         slot and leaves each at least one token of its own; else 0 (nothing worth sharing)."""
-        first = items[0].input_ids
-        head = min(len(it) for it in items) - 1
-        for it in items[1:]:
-            head = next((i for i in range(head) if it.input_ids[i] != first[i]), head)
+        head = _common_prefix(items, min(len(it) for it in items) - 1)
         if any(it.video_start is None or it.video_start + it.num_video_tokens > head for it in items):
             return 0
         return head
@@ -463,14 +460,20 @@ def _join_segments(items: list[Encoded]) -> Encoded:
     )
 
 
+def _common_prefix(items: list[Encoded], limit: int) -> int:
+    """How many leading token ids, at most ``limit``, all ``items`` share."""
+    first = items[0].input_ids
+    for it in items[1:]:
+        limit = next((i for i in range(limit) if it.input_ids[i] != first[i]), limit)
+    return limit
+
+
 def _shared_prefix(items: list[Encoded]) -> int:
     """How many leading tokens all ``items`` share (system turn, video...), stopping before the
     token that predicts the first supervised one (each segment must hold the position whose logits
     predict its first answer token); the video slot must lie inside it."""
     head = min(min(i for i, label in enumerate(it.labels) if label != IGNORE_INDEX) for it in items) - 1
-    first = items[0].input_ids
-    for it in items[1:]:
-        head = next((i for i in range(head) if it.input_ids[i] != first[i]), head)
+    head = _common_prefix(items, head)
     video_end = (items[0].video_start or 0) + items[0].num_video_tokens
     if head < video_end or any(it.dropped_turns for it in items):
         raise ValueError("grouped questions must share the prompt up to the end of the video")
