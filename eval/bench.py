@@ -40,17 +40,18 @@ def bench_eval(
     conditions = ["model", *CONTROLS]
     settings = {"one_per_row": 1, "shared_rows": per_row}
     seconds: dict[str, list[dict]] = {name: [] for name in settings}
-    choices: dict[str, dict] = {}
+    answers: dict[str, dict] = {}
+    previous = model.questions_per_row
     time_conditions(model, examples[:batch_size], conditions, per_row, batch_size, generation)  # warm-up
     for _ in range(rounds):
         for name, setting in settings.items():
             start = time.perf_counter()
-            spent, choices[name] = time_conditions(
+            spent, answers[name] = time_conditions(
                 model, examples, conditions, setting, batch_size, generation
             )
             spent["total"] = time.perf_counter() - start
             seconds[name].append(spent)
-    model.questions_per_row = type(model).questions_per_row  # the default again
+    model.questions_per_row = previous
     result: dict = {
         "questions": len(examples),
         "questions_per_row": per_row,
@@ -64,7 +65,7 @@ def bench_eval(
             "shared_rows_q_per_s": round(len(examples) / shared, 2),
             "speedup": round(one / shared, 2),
         }
-    pairs = [(choices["one_per_row"][key], answer) for key, answer in choices["shared_rows"].items()]
+    pairs = [(answers["one_per_row"][key], answer) for key, answer in answers["shared_rows"].items()]
     result["choice_agreement"] = round(sum(a[0] == b[0] for a, b in pairs) / len(pairs), 4)
     generated = [(a[1], b[1]) for a, b in pairs if b[1] is not None]
     if generated:

@@ -51,21 +51,20 @@ def distinct_videos(videos: list) -> tuple[list[int], list[int]]:
 def shared_video_rows(videos: list, histories: list, per_row: int) -> list[list[int]]:
     """Question indices grouped into rows: questions about the same video (and no history) share
     a row, up to ``per_row``; a question without a video or with history is a row alone."""
+    _, clip_of = distinct_videos(videos)
     rows: list[list[int]] = []
-    open_rows: list[list[int]] = []  # rows that still take questions about their video
+    open_rows: dict[int, list[int]] = {}  # clip -> its row that still takes questions
     for i, (video, history) in enumerate(zip(videos, histories)):
         if video is None or history:
             rows.append([i])
             continue
-        row = next((r for r in open_rows if same_video(videos[r[0]], video)), None)
+        row = open_rows.get(clip_of[i])
         if row is None:
-            row = [i]
+            row = open_rows[clip_of[i]] = []
             rows.append(row)
-            open_rows.append(row)
-        else:
-            row.append(i)
+        row.append(i)
         if len(row) >= per_row:
-            open_rows.remove(row)
+            del open_rows[clip_of[i]]
     return rows
 
 
@@ -96,7 +95,8 @@ class Answering:
             )
 
     def prepare_prompts(self, videos, questions, options=None, histories=None) -> dict:
-        """Left-padded generation inputs: ``inputs_embeds`` (B, L, W) and ``attention_mask`` (B, L)."""
+        """Generation inputs: ``inputs_embeds`` (B, L, W) and ``attention_mask`` (B, L), left-padded;
+        or, for prompts that share their video prefix, padded after it, with that prefix's KV cache."""
         n = len(questions)
         options = [None] * n if options is None else list(options)
         histories = [None] * n if histories is None else list(histories)
