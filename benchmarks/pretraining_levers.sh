@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 source benchmarks/lever_worlds.sh  # $J, $PY and the worlds
 BASE="model.jepa.momentum=0.99 model.jepa.momentum_ramp=true model.jepa.dense_weight=0.5 train.steps=300 train.warmup_steps=30 train.ckpt_every=100"
 # A row's overrides are separated by ";" (an override may hold spaces).
+PATCH4="model.vit.patch_size=4;model.vit.tubelet=4"  # the patch4 row and its control share this shape
 declare -A ROWS=(
   [dense]=""
   # one mask: a random half of the time steps, the whole frame (predict them from the other half)
@@ -27,10 +28,10 @@ declare -A ROWS=(
   # patch 4 so that a 3-5 px object spans several tokens, tubelet 4 to keep 1,024 tokens a clip (4
   # time steps of 16 x 16; patch 4 at tubelet 2 steps 16x slower than the preset, 94 min for 300 steps).
   # About 37 min of pretraining and 7 of probing on 2 Zen 4 cores.
-  [patch4]="model.vit.patch_size=4;model.vit.tubelet=4"
+  [patch4]="$PATCH4"
   # its random init, the fair control (random:tiny is patch 8): one step with an EMA that never moves
   # exports the target as initialised, from the same seed as the row above
-  [patch4-init]="model.vit.patch_size=4;model.vit.tubelet=4;train.steps=1;train.warmup_steps=0;model.jepa.momentum=1.0;model.jepa.momentum_ramp=false"
+  [patch4-init]="$PATCH4;train.steps=1;train.warmup_steps=0;model.jepa.momentum=1.0;model.jepa.momentum_ramp=false"
 )
 encoders=(--encoder random:tiny)
 for row in "${@:-${!ROWS[@]}}"; do
